@@ -1,0 +1,42 @@
+# Surge's commands. Each one installs and starts what it needs (see scripts/).
+#
+#   make run    the shop at http://127.0.0.1:3000 on the local stack (release build)
+#   make test   every test: unit, integration (real shards and Redis), Playwright end to end
+#   make lint   rustfmt and clippy, as CI runs them
+#   make stop   stop the local stack
+SHELL := /bin/bash
+ENV := source scripts/lib.sh &&
+
+.PHONY: run test lint stop stack build-debug test-rust test-e2e
+
+run:
+	scripts/setup.sh build
+	scripts/stack.sh start
+	$(ENV) cargo leptos build --release
+	$(ENV) SURGE_SITE__ROOT=target/site exec "$$CARGO_TARGET_DIR/release/surge" serve
+
+test: stack build-debug test-rust test-e2e
+
+stack:
+	scripts/setup.sh all
+	scripts/stack.sh start
+
+build-debug:
+	$(ENV) cargo leptos build
+
+test-rust:
+	$(ENV) cargo test -p app --features ssr
+	$(ENV) cargo test -p server
+
+test-e2e:
+	$(ENV) cd end2end && npx playwright test
+
+lint:
+	scripts/setup.sh build
+	$(ENV) cargo fmt --all -- --check
+	$(ENV) cargo clippy -p app --features ssr --all-targets -- -D warnings
+	$(ENV) cargo clippy -p server --all-targets -- -D warnings
+	$(ENV) cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
+
+stop:
+	scripts/stack.sh stop

@@ -1,0 +1,22 @@
+//! The state every front door shares: SSR, server functions, the REST API and the jobs.
+
+use axum::extract::FromRef;
+use leptos::prelude::LeptosOptions;
+
+use crate::error::AppError;
+use crate::redis_store::Redis;
+use crate::shard::router::ShardRouter;
+
+/// Surge's shared state. Cheap to clone: every field is a handle.
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub shards: ShardRouter,
+    pub redis: Redis,
+}
+
+/// The state, inside a server function or a server-side render.
+pub fn use_app_state() -> Result<AppState, AppError> {
+    leptos::prelude::use_context::<AppState>()
+        .ok_or_else(|| AppError::internal("AppState missing from the Leptos context"))
+}

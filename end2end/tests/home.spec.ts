@@ -1,0 +1,28 @@
+import { expect, test } from "@playwright/test";
+
+test("the home page is rendered on the server with the shop's layout", async ({ page }) => {
+  await page.goto("/");
+  await expect(page.getByRole("heading", { name: "Black Friday at Surge" })).toBeVisible();
+  await expect(page.getByRole("searchbox", { name: "Search the shop" })).toBeVisible();
+  await expect(page.getByRole("link", { name: "Cart" })).toBeVisible();
+  await expect(page.getByRole("heading", { name: "Categories" })).toBeVisible();
+});
+
+test("once hydrated, checking the shop status calls the server and shows every dependency", async ({ page }) => {
+  await page.goto("/");
+  // The button does nothing until the WASM bundle has hydrated the page; the app marks the
+  // document once it has.
+  await expect(page.locator("html")).toHaveAttribute("data-hydrated", "true");
+  await page.getByRole("button", { name: "Check shop status" }).click();
+  const status = page.getByRole("status");
+  await expect(status).toContainText("All systems operational");
+  for (const name of ["directory", "shard 0", "shard 1", "shard 2", "redis"]) {
+    await expect(status.getByText(name, { exact: true })).toBeVisible();
+  }
+});
+
+test("an unknown address shows a not-found page with status 404", async ({ page }) => {
+  const response = await page.goto("/no-such-page");
+  expect(response?.status()).toBe(404);
+  await expect(page.getByRole("heading", { name: "Page not found" })).toBeVisible();
+});

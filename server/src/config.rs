@@ -1,0 +1,156 @@
+//! Surge's configuration: one typed struct, read once at start.
+//!
+//! Layers, each overriding the one before: built-in defaults (the local stack of
+//! `scripts/stack.sh`), then an optional TOML file (`--config FILE` or `SURGE_CONFIG`; see
+//! `deploy/surge.example.toml`), then `SURGE_*` environment variables, with `__` between nested
+//! keys (`SURGE_HTTP__ADDR=0.0.0.0:3000`, `SURGE_DATABASE__PREFIX=shop`). Connection URLs are
+//! wrapped so they never print.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use app::redis_store::RedisSettings;
+use app::shard::topology::{DatabaseSettings, Topology, TopologyError};
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// The local stack's first MariaDB port; the other two follow it.
+pub const LOCAL_MARIADB_PORT: u16 = 3307;
+/// The local stack's Redis port.
+pub const LOCAL_REDIS_PORT: u16 = 6380;
+
+/// Every setting of a Surge process.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settings {
+    pub http: HttpSettings,
+    pub site: SiteSettings,
+    pub database: DatabaseSettings,
+    pub redis: RedisSettings,
+    pub log: LogSettings,
+}
+
+/// The HTTP listener.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HttpSettings {
+    pub addr: SocketAddr,
+    /// The kernel's queue of not-yet-accepted connections: the default (1024) gave one-second
+    /// latency tails at 3000 concurrent connections.
+    pub listen_backlog: u32,
+    /// The largest request body accepted, in bytes.
+    pub body_limit_bytes: usize,
+    /// A request that takes longer than this is answered with 408.
+    pub request_timeout_ms: u64,
+}
+
+/// Where the compiled site (the WASM bundle, CSS and assets) is served from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiteSettings {
+    /// The folder `cargo leptos build` writes (`target/site`).
+    pub root: String,
+    /// The bundle's folder inside `root`.
+    pub pkg_dir: String,
+}
+
+/// Logging.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogSettings {
+    /// A `tracing` filter (`info`, `server=debug,info`); `RUST_LOG` wins when set.
+    pub filter: String,
+    /// One JSON object per line, for a log collector, instead of text.
+    pub json: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            http: HttpSettings {
+                addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
+                listen_backlog: 4096,
+                body_limit_bytes: 64 * 1024,
+                request_timeout_ms: 15_000,
+            },
+            site: SiteSettings {
+                root: "target/site".into(),
+                pkg_dir: "pkg".into(),
+            },
+            database: DatabaseSettings::local(LOCAL_MARIADB_PORT),
+            redis: RedisSettings::local(LOCAL_REDIS_PORT),
+            log: LogSettings {
+                filter: "info".into(),
+                json: false,
+            },
+        }
+    }
+}
+
+/// Why the configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Read(#[from] Box<figment::Error>),
+    #[error("configuration: shard map: {0}")]
+    Topology(#[from] TopologyError),
+}
+
+impl Settings {
+    /// Defaults, then the file (if any), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(file) = file {
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment
+            .merge(Env::prefixed("SURGE_").split("__"))
+            .extract()
+            .map_err(|e| ConfigError::Read(Box::new(e)))
+    }
+
+    /// The validated shard map with its pool sizes.
+    pub fn topology(&self) -> Result<Topology, ConfigError> {
+        Ok(Topology::plan(&self.database)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_are_the_local_stack() {
+        let settings = Settings::default();
+        let topology = settings.topology().unwrap();
+        assert_eq!(topology.databases.len(), 4);
+        assert_eq!(settings.http.addr.port(), 3000);
+    }
+
+    #[test]
+    fn a_file_overrides_the_defaults_and_the_environment_overrides_the_file() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "surge.toml",
+                r#"
+                [http]
+                addr = "0.0.0.0:8080"
+                [database]
+                prefix = "shop"
+                server_copies = 4
+                "#,
+            )?;
+            jail.set_env("SURGE_DATABASE__PREFIX", "override");
+            let settings = Settings::load(Some(Path::new("surge.toml"))).expect("loads");
+            assert_eq!(settings.http.addr.port(), 8080);
+            assert_eq!(settings.database.server_copies, 4);
+            assert_eq!(settings.database.prefix, "override");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_example_deployment_file_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/surge.example.toml");
+        let settings = Settings::load(Some(&path)).expect("the example loads");
+        let topology = settings.topology().expect("the example's shard map is valid");
+        assert!(topology.databases.len() > 4);
+    }
+}

@@ -1,0 +1,19 @@
+//! `GET /healthz`: every database and Redis, 200 when all answer, 503 naming what does not.
+
+use app::state::AppState;
+use app::status::model::Health;
+use app::status::service;
+use axum::Json;
+use axum::extract::State;
+use http::StatusCode;
+
+/// The health report; the status tells a load balancer whether to send traffic here.
+pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
+    let health = service::check(&state).await;
+    let status = if health.all_up() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(health))
+}

@@ -1,0 +1,9 @@
+//! The Surge process: configuration, telemetry, the HTTP front doors and the subcommands.
+//!
+//! `main.rs` only parses the command line; everything here is a library so the integration tests
+//! start the very same server ([`startup::Application`]) on a free port.
+
+pub mod config;
+pub mod http;
+pub mod startup;
+pub mod telemetry;

@@ -1,0 +1,93 @@
+//! `surge`: the shop's one binary.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use server::config::Settings;
+use server::startup::{Application, shutdown_signal};
+use server::telemetry;
+
+#[derive(Parser)]
+#[command(name = "surge", version, about = "A storefront and payment system built for flash sales")]
+struct Cli {
+    /// A TOML configuration file (see deploy/surge.example.toml); SURGE_* variables override it.
+    #[arg(long, global = true, env = "SURGE_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Migrate every database, then serve the shop.
+    Serve {
+        /// Skip the migrations (another copy or a deploy step runs them).
+        #[arg(long)]
+        no_migrate: bool,
+    },
+    /// Create and migrate the directory and every shard database, then exit.
+    Migrate,
+    /// Drop every database of the configured prefix (ALL ITS DATA) and create them empty.
+    Reset {
+        /// Required: this deletes data.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load(cli.config.as_deref()) {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("surge: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    telemetry::init(&settings.log);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("surge: cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command, settings)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("{error:#}");
+            eprintln!("surge: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
+    match command {
+        Command::Serve { no_migrate } => {
+            let application = Application::build(&settings, !no_migrate).await?;
+            tracing::info!(addr = %application.addr()?, "serving the shop");
+            application.serve(shutdown_signal()).await?;
+        }
+        Command::Migrate => {
+            let topology = settings.topology()?;
+            app::shard::migrate::migrate_all(&topology).await?;
+            println!("migrated {} databases", topology.databases.len());
+        }
+        Command::Reset { yes } => {
+            anyhow::ensure!(yes, "reset deletes every database of the prefix: add --yes");
+            let topology = settings.topology()?;
+            app::shard::migrate::drop_all(&topology).await?;
+            app::shard::migrate::migrate_all(&topology).await?;
+            let redis = app::redis_store::Redis::connect_lazy(&settings.redis)?;
+            let deleted = redis.delete_all_keys().await?;
+            println!(
+                "reset {} databases and {deleted} redis keys of prefix {:?}",
+                topology.databases.len(),
+                settings.database.prefix
+            );
+        }
+    }
+    Ok(())
+}

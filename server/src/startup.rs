@@ -1,0 +1,119 @@
+//! Building the shared state and running the server.
+
+use std::net::SocketAddr;
+
+use app::redis_store::Redis;
+use app::shard::migrate;
+use app::shard::router::ShardRouter;
+use app::state::AppState;
+use leptos::config::{Env, LeptosOptions};
+use tokio::net::{TcpListener, TcpSocket};
+
+use crate::config::Settings;
+use crate::http;
+
+/// A server bound to its port, ready to serve.
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    state: AppState,
+}
+
+impl Application {
+    /// Connects (lazily) to every database and Redis, and binds the listener. With `migrate`, it
+    /// first creates and migrates every database of the shard map.
+    pub async fn build(settings: &Settings, migrate: bool) -> anyhow::Result<Self> {
+        let topology = settings.topology()?;
+        if migrate {
+            migrate::migrate_all(&topology).await?;
+        }
+        let shards = ShardRouter::connect_lazy(&topology)?;
+        let redis = Redis::connect_lazy(&settings.redis)?;
+        let listener = bind(settings.http.addr, settings.http.listen_backlog)?;
+        let addr = listener.local_addr()?;
+        let leptos_options = LeptosOptions::builder()
+            .output_name("surge")
+            .site_root(settings.site.root.as_str())
+            .site_pkg_dir(settings.site.pkg_dir.as_str())
+            .site_addr(addr)
+            .env(Env::PROD)
+            .build();
+        let state = AppState {
+            leptos_options,
+            shards,
+            redis,
+        };
+        let router = http::router(state.clone(), &settings.http);
+        Ok(Application {
+            listener,
+            router,
+            state,
+        })
+    }
+
+    /// The address the server listens on (the real port when the settings asked for port 0).
+    pub fn addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// The shared state (tests use it to reach the same databases).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then finishes the requests in flight.
+    pub async fn serve(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let Application {
+            listener,
+            router,
+            state,
+        } = self;
+        let result = axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        state.shards.close().await;
+        result
+    }
+}
+
+/// Binds with a listen backlog large enough for a connection storm.
+fn bind(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.set_nodelay(true)?;
+    socket.bind(addr)?;
+    socket.listen(backlog)
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,127 @@
+//! Spawning a server with fresh databases for one test.
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Once;
+
+use app::shard::migrate;
+use app::shard::topology::{SecretUrl, ServerSettings};
+use app::state::AppState;
+use server::config::Settings;
+use server::startup::Application;
+use tokio::sync::oneshot;
+
+/// A running server and what a test needs to talk to it.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub settings: Settings,
+    pub state: AppState,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+/// Settings of the local stack with a prefix no other test uses, on a free port.
+pub fn fresh_settings() -> Settings {
+    static LOGS: Once = Once::new();
+    LOGS.call_once(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            server::telemetry::init(&Settings::default().log);
+        }
+    });
+    let mut settings = Settings::default();
+    let unique: u64 = rand::random();
+    settings.database.prefix = format!("t{unique:016x}");
+    settings.redis.key_prefix = settings.database.prefix.clone();
+    settings.http.addr = SocketAddr::from(([127, 0, 0, 1], 0));
+    settings
+}
+
+/// An address on loopback where nothing listens (a server that is down).
+pub fn dead_address() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    let addr = listener.local_addr().expect("local addr");
+    drop(listener);
+    format!("127.0.0.1:{}", addr.port())
+}
+
+/// Adds a server that does not answer, and returns its name.
+pub fn add_dead_server(settings: &mut Settings) -> String {
+    let name = "dead".to_owned();
+    settings.database.servers.push(ServerSettings {
+        name: name.clone(),
+        url: SecretUrl::new(format!("mysql://root@{}", dead_address())),
+        max_connections: 250,
+    });
+    name
+}
+
+/// Creates and migrates the databases of `settings` on the real servers.
+pub async fn migrate_fresh(settings: &Settings) {
+    let topology = settings.topology().expect("valid shard map");
+    migrate::migrate_all(&topology)
+        .await
+        .expect("migrated (is the stack up? scripts/stack.sh start)");
+}
+
+/// Migrates fresh databases and starts the server.
+pub async fn spawn_app() -> TestApp {
+    spawn_with(fresh_settings(), true).await
+}
+
+/// Starts a server on `settings`, migrating first when asked.
+pub async fn spawn_with(settings: Settings, migrate: bool) -> TestApp {
+    let application = Application::build(&settings, migrate)
+        .await
+        .expect("the server starts (is the stack up? scripts/stack.sh start)");
+    let addr = application.addr().expect("bound address");
+    let state = application.state().clone();
+    let (shutdown, signal) = oneshot::channel::<()>();
+    let server = tokio::spawn(application.serve(async {
+        let _ = signal.await;
+    }));
+    TestApp {
+        addr,
+        client: reqwest::Client::new(),
+        settings,
+        state,
+        shutdown: Some(shutdown),
+        server: Some(server),
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("request sent")
+    }
+
+    /// Stops the server and drops the test's databases and Redis keys.
+    pub async fn stop(mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+        drop_test_data(&self.settings).await;
+    }
+}
+
+/// Drops the databases of `settings`' prefix that are reachable, and its Redis keys.
+pub async fn drop_test_data(settings: &Settings) {
+    let mut reachable = settings.clone();
+    reachable.database.servers.retain(|server| server.name != "dead");
+    reachable
+        .database
+        .shards
+        .retain(|shard| reachable.database.servers.iter().any(|s| s.name == shard.server));
+    if let Ok(topology) = reachable.topology() {
+        migrate::drop_all(&topology).await.expect("test databases dropped");
+    }
+    if let Ok(redis) = app::redis_store::Redis::connect_lazy(&settings.redis) {
+        let _ = redis.delete_all_keys().await;
+    }
+}

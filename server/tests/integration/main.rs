@@ -1,0 +1,8 @@
+//! Integration tests: the real `surge` server on a free port, against the real MariaDB shards and
+//! Redis of the local stack (`scripts/stack.sh start`), each test with databases of its own.
+
+mod helpers;
+
+mod health;
+mod pages;
+mod shards;
