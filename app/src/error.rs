@@ -19,7 +19,9 @@ pub enum AppError {
     NotFound { what: String },
     /// Input failed validation; `fields` maps each offending field to its messages.
     #[error("invalid input: {}", describe_fields(fields))]
-    Validation { fields: BTreeMap<String, Vec<String>> },
+    Validation {
+        fields: BTreeMap<String, Vec<String>>,
+    },
     /// A dependency (a shard, Redis, the payment processor) cannot be reached right now.
     #[error("{what} is unavailable, please try again shortly")]
     Unavailable { what: String },

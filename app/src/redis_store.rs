@@ -102,7 +102,10 @@ impl Redis {
                 .query_async(&mut connection)
                 .await?;
             if !keys.is_empty() {
-                let removed: u64 = redis::cmd("UNLINK").arg(&keys).query_async(&mut connection).await?;
+                let removed: u64 = redis::cmd("UNLINK")
+                    .arg(&keys)
+                    .query_async(&mut connection)
+                    .await?;
                 deleted += removed;
             }
             if next == 0 {

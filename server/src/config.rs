@@ -150,7 +150,9 @@ mod tests {
     fn the_example_deployment_file_is_valid() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/surge.example.toml");
         let settings = Settings::load(Some(&path)).expect("the example loads");
-        let topology = settings.topology().expect("the example's shard map is valid");
+        let topology = settings
+            .topology()
+            .expect("the example's shard map is valid");
         assert!(topology.databases.len() > 4);
     }
 }

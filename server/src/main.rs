@@ -9,7 +9,11 @@ use server::startup::{Application, shutdown_signal};
 use server::telemetry;
 
 #[derive(Parser)]
-#[command(name = "surge", version, about = "A storefront and payment system built for flash sales")]
+#[command(
+    name = "surge",
+    version,
+    about = "A storefront and payment system built for flash sales"
+)]
 struct Cli {
     /// A TOML configuration file (see deploy/surge.example.toml); SURGE_* variables override it.
     #[arg(long, global = true, env = "SURGE_CONFIG")]
@@ -46,7 +50,10 @@ fn main() -> ExitCode {
         }
     };
     telemetry::init(&settings.log);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("surge: cannot start the runtime: {error}");

@@ -9,7 +9,9 @@ use crate::shard::ShardId;
 pub const MAX_CATEGORIES: u32 = 500;
 
 /// Every category, by name.
-pub async fn list_categories(connection: &mut MySqlConnection) -> Result<Vec<Category>, sqlx::Error> {
+pub async fn list_categories(
+    connection: &mut MySqlConnection,
+) -> Result<Vec<Category>, sqlx::Error> {
     let rows: Vec<(u64, String, String, u16)> =
         sqlx::query_as("SELECT id, slug, name, shard FROM categories ORDER BY name, id LIMIT ?")
             .bind(MAX_CATEGORIES)

@@ -8,9 +8,9 @@
 
 use std::str::FromStr;
 
+use sqlx::Connection;
 use sqlx::migrate::Migrator;
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection};
-use sqlx::Connection;
 
 use super::topology::{DatabasePlan, Role, Topology};
 
@@ -34,7 +34,9 @@ pub enum MigrateError {
         #[source]
         source: sqlx::migrate::MigrateError,
     },
-    #[error("{database} on server {server} belongs to shard {found}, but the shard map says {role}")]
+    #[error(
+        "{database} on server {server} belongs to shard {found}, but the shard map says {role}"
+    )]
     WrongShard {
         database: String,
         server: String,
@@ -63,7 +65,9 @@ async fn migrate_one(plan: &DatabasePlan) -> Result<(), MigrateError> {
         source,
     };
     let options = server_options(plan).map_err(db_error)?;
-    let mut server = MySqlConnection::connect_with(&options).await.map_err(db_error)?;
+    let mut server = MySqlConnection::connect_with(&options)
+        .await
+        .map_err(db_error)?;
     // The name is validated by the topology (a-z, 0-9, _), so quoting it with backticks is safe.
     sqlx::query(&format!(
         "CREATE DATABASE IF NOT EXISTS `{}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci",
@@ -97,10 +101,11 @@ async fn migrate_one(plan: &DatabasePlan) -> Result<(), MigrateError> {
             .execute(&mut connection)
             .await
             .map_err(db_error)?;
-        let found: u16 = sqlx::query_scalar("SELECT logical_shard FROM shard_identity WHERE singleton = 1")
-            .fetch_one(&mut connection)
-            .await
-            .map_err(db_error)?;
+        let found: u16 =
+            sqlx::query_scalar("SELECT logical_shard FROM shard_identity WHERE singleton = 1")
+                .fetch_one(&mut connection)
+                .await
+                .map_err(db_error)?;
         if found != id.number() {
             return Err(MigrateError::WrongShard {
                 database: plan.database.clone(),
@@ -123,7 +128,9 @@ pub async fn drop_all(topology: &Topology) -> Result<(), MigrateError> {
             source,
         };
         let options = server_options(plan).map_err(db_error)?;
-        let mut server = MySqlConnection::connect_with(&options).await.map_err(db_error)?;
+        let mut server = MySqlConnection::connect_with(&options)
+            .await
+            .map_err(db_error)?;
         sqlx::query(&format!("DROP DATABASE IF EXISTS `{}`", plan.database))
             .execute(&mut server)
             .await

@@ -205,14 +205,21 @@ impl Topology {
                 })
         };
 
-        let mut roles = vec![(Role::Directory, lookup("the directory".into(), &settings.directory_server)?)];
+        let mut roles = vec![(
+            Role::Directory,
+            lookup("the directory".into(), &settings.directory_server)?,
+        )];
         let mut seen = BTreeSet::new();
         for shard in &settings.shards {
-            let id = ShardId::new(shard.id).map_err(|_| TopologyError::ShardOutOfRange(shard.id))?;
+            let id =
+                ShardId::new(shard.id).map_err(|_| TopologyError::ShardOutOfRange(shard.id))?;
             if !seen.insert(id) {
                 return Err(TopologyError::DuplicateShard(shard.id));
             }
-            roles.push((Role::Shard(id), lookup(format!("shard {}", shard.id), &shard.server)?));
+            roles.push((
+                Role::Shard(id),
+                lookup(format!("shard {}", shard.id), &shard.server)?,
+            ));
         }
         roles.sort_by_key(|(role, _)| *role);
 
@@ -275,7 +282,11 @@ mod tests {
     #[test]
     fn the_local_stack_has_a_directory_and_three_shards_on_three_servers() {
         let topology = Topology::plan(&DatabaseSettings::local(3307)).unwrap();
-        let names: Vec<_> = topology.databases.iter().map(|d| (d.database.as_str(), d.server.as_str())).collect();
+        let names: Vec<_> = topology
+            .databases
+            .iter()
+            .map(|d| (d.database.as_str(), d.server.as_str()))
+            .collect();
         assert_eq!(
             names,
             [
@@ -295,11 +306,17 @@ mod tests {
             settings.max_pool_size = 1000;
             // Six logical shards on three servers, two per server plus the directory on db0.
             settings.shards = (0..6)
-                .map(|i| ShardSettings { id: i, server: format!("db{}", i % 3) })
+                .map(|i| ShardSettings {
+                    id: i,
+                    server: format!("db{}", i % 3),
+                })
                 .collect();
             let topology = Topology::plan(&settings).unwrap();
             for (server, total) in topology.connections_per_server(copies) {
-                assert!(total <= 250 - settings.reserved_connections, "{server}: {total} with {copies} copies");
+                assert!(
+                    total <= 250 - settings.reserved_connections,
+                    "{server}: {total} with {copies} copies"
+                );
             }
         }
     }
@@ -308,7 +325,10 @@ mod tests {
     fn too_many_copies_for_the_budget_is_refused_at_start() {
         let mut settings = DatabaseSettings::local(3307);
         settings.server_copies = 200;
-        assert!(matches!(Topology::plan(&settings), Err(TopologyError::BudgetTooSmall { .. })));
+        assert!(matches!(
+            Topology::plan(&settings),
+            Err(TopologyError::BudgetTooSmall { .. })
+        ));
     }
 
     #[test]
@@ -317,7 +337,10 @@ mod tests {
         settings.shards[1].server = "db9".into();
         assert_eq!(
             Topology::plan(&settings),
-            Err(TopologyError::UnknownServer { what: "shard 1".into(), server: "db9".into() })
+            Err(TopologyError::UnknownServer {
+                what: "shard 1".into(),
+                server: "db9".into()
+            })
         );
     }
 
@@ -325,10 +348,16 @@ mod tests {
     fn duplicate_shards_and_bad_prefixes_are_refused() {
         let mut settings = DatabaseSettings::local(3307);
         settings.shards[2].id = 0;
-        assert_eq!(Topology::plan(&settings), Err(TopologyError::DuplicateShard(0)));
+        assert_eq!(
+            Topology::plan(&settings),
+            Err(TopologyError::DuplicateShard(0))
+        );
         let mut settings = DatabaseSettings::local(3307);
         settings.prefix = "surge; DROP".into();
-        assert!(matches!(Topology::plan(&settings), Err(TopologyError::BadPrefix(_))));
+        assert!(matches!(
+            Topology::plan(&settings),
+            Err(TopologyError::BadPrefix(_))
+        ));
     }
 
     #[test]

@@ -30,7 +30,10 @@ pub fn router(state: AppState, settings: &HttpSettings) -> Router {
         .with_state(state)
         .layer(security_header("x-content-type-options", "nosniff"))
         .layer(security_header("x-frame-options", "DENY"))
-        .layer(security_header("referrer-policy", "strict-origin-when-cross-origin"))
+        .layer(security_header(
+            "referrer-policy",
+            "strict-origin-when-cross-origin",
+        ))
         .layer(CompressionLayer::new())
         .layer(RequestBodyLimitLayer::new(settings.body_limit_bytes))
         .layer(TimeoutLayer::with_status_code(

@@ -1,6 +1,8 @@
 use serde_json::Value;
 
-use crate::helpers::{add_dead_server, dead_address, fresh_settings, migrate_fresh, spawn_app, spawn_with};
+use crate::helpers::{
+    add_dead_server, dead_address, fresh_settings, migrate_fresh, spawn_app, spawn_with,
+};
 
 fn component<'a>(health: &'a Value, name: &str) -> &'a Value {
     health["databases"]
@@ -50,7 +52,8 @@ async fn healthz_answers_503_and_names_a_shard_that_is_down() {
 #[tokio::test]
 async fn healthz_answers_503_when_redis_is_down_and_pages_still_render() {
     let mut settings = fresh_settings();
-    settings.redis.url = app::shard::topology::SecretUrl::new(format!("redis://{}/0", dead_address()));
+    settings.redis.url =
+        app::shard::topology::SecretUrl::new(format!("redis://{}/0", dead_address()));
     let app = spawn_with(settings, true).await;
 
     let response = app.get("/healthz").await;

@@ -95,7 +95,11 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client.get(self.url(path)).send().await.expect("request sent")
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request sent")
     }
 
     /// Stops the server and drops the test's databases and Redis keys.
@@ -113,13 +117,21 @@ impl TestApp {
 /// Drops the databases of `settings`' prefix that are reachable, and its Redis keys.
 pub async fn drop_test_data(settings: &Settings) {
     let mut reachable = settings.clone();
-    reachable.database.servers.retain(|server| server.name != "dead");
     reachable
         .database
-        .shards
-        .retain(|shard| reachable.database.servers.iter().any(|s| s.name == shard.server));
+        .servers
+        .retain(|server| server.name != "dead");
+    reachable.database.shards.retain(|shard| {
+        reachable
+            .database
+            .servers
+            .iter()
+            .any(|s| s.name == shard.server)
+    });
     if let Ok(topology) = reachable.topology() {
-        migrate::drop_all(&topology).await.expect("test databases dropped");
+        migrate::drop_all(&topology)
+            .await
+            .expect("test databases dropped");
     }
     if let Ok(redis) = app::redis_store::Redis::connect_lazy(&settings.redis) {
         let _ = redis.delete_all_keys().await;

@@ -14,12 +14,21 @@ async fn the_home_page_is_rendered_on_the_server_with_the_categories_from_the_di
     assert_eq!(response.status(), 200);
     let html = response.text().await.unwrap();
     assert!(html.contains("Black Friday at Surge"));
-    assert!(html.contains(r#"type="search""#), "the header has a search box");
-    assert!(html.contains(r#"href="/cart""#), "the header links to the cart");
+    assert!(
+        html.contains(r#"type="search""#),
+        "the header has a search box"
+    );
+    assert!(
+        html.contains(r#"href="/cart""#),
+        "the header links to the cart"
+    );
     let headphones = html.find("Headphones").expect("categories are rendered");
     let televisions = html.find("Televisions").expect("categories are rendered");
     assert!(headphones < televisions, "categories are sorted by name");
-    assert!(html.contains("/pkg/surge.js"), "the hydration script is included");
+    assert!(
+        html.contains("/pkg/surge.js"),
+        "the hydration script is included"
+    );
     app.stop().await;
 }
 

@@ -1,9 +1,9 @@
 use std::time::{Duration, Instant};
 
+use app::shard::ShardId;
 use app::shard::id::ItemId;
 use app::shard::migrate::{self, MigrateError};
 use app::shard::router::{DbError, ShardRouter};
-use app::shard::ShardId;
 
 use crate::helpers::{add_dead_server, drop_test_data, fresh_settings, migrate_fresh, spawn_app};
 
@@ -22,8 +22,14 @@ async fn every_shard_has_the_schema_and_knows_which_shard_it_is() {
     let router = &app.state.shards;
     assert_eq!(router.shards().count(), 3);
     for (shard, database) in router.shards() {
-        assert_eq!(logical_shard_of(router, shard).await.unwrap(), shard.number());
-        assert_eq!(database.name(), format!("{}_shard_{}", app.settings.database.prefix, shard.number()));
+        assert_eq!(
+            logical_shard_of(router, shard).await.unwrap(),
+            shard.number()
+        );
+        assert_eq!(
+            database.name(),
+            format!("{}_shard_{}", app.settings.database.prefix, shard.number())
+        );
     }
     let mut directory = router.directory().acquire().await.unwrap();
     let tables: Vec<String> = sqlx::query_scalar(
@@ -52,7 +58,10 @@ async fn an_id_routes_to_the_shard_it_names() {
         assert_eq!(shard, id.shard().number(), "{text}");
     }
     let unknown: ItemId = "item-7-1".parse().unwrap();
-    assert!(matches!(router.for_id(&unknown), Err(DbError::UnknownShard(_))));
+    assert!(matches!(
+        router.for_id(&unknown),
+        Err(DbError::UnknownShard(_))
+    ));
     app.stop().await;
 }
 
@@ -69,7 +78,11 @@ async fn a_query_on_an_unreachable_shard_fails_fast_while_the_others_work() {
 
     let started = Instant::now();
     let error = logical_shard_of(&router, shard(2)).await.unwrap_err();
-    assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        started.elapsed()
+    );
     assert_eq!(error.to_string(), "shard 2 is unavailable");
 
     // Within the cool-down, the dead shard is refused at once instead of waiting again.
@@ -78,16 +91,21 @@ async fn a_query_on_an_unreachable_shard_fails_fast_while_the_others_work() {
         logical_shard_of(&router, shard(2)).await,
         Err(DbError::Unavailable { .. })
     ));
-    assert!(started.elapsed() < Duration::from_millis(100), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(100),
+        "took {:?}",
+        started.elapsed()
+    );
 
     assert_eq!(logical_shard_of(&router, shard(0)).await.unwrap(), 0);
     assert_eq!(logical_shard_of(&router, shard(1)).await.unwrap(), 1);
 
     // A scatter over all shards answers for the healthy ones and names the dead one.
-    let results = router
-        .scatter(|id, _| logical_shard_of(&router, id))
-        .await;
-    let healthy: Vec<u16> = results.iter().filter_map(|(_, r)| r.as_ref().ok().copied()).collect();
+    let results = router.scatter(|id, _| logical_shard_of(&router, id)).await;
+    let healthy: Vec<u16> = results
+        .iter()
+        .filter_map(|(_, r)| r.as_ref().ok().copied())
+        .collect();
     assert_eq!(healthy, [0, 1]);
     assert!(matches!(results[2], (id, Err(DbError::Unavailable { .. })) if id == shard(2)));
 
@@ -110,8 +128,13 @@ async fn a_shard_map_pointing_at_another_shards_database_is_refused() {
     drop(connection);
     router.close().await;
 
-    let error = migrate::migrate_all(&settings.topology().unwrap()).await.unwrap_err();
-    assert!(matches!(error, MigrateError::WrongShard { found: 0, .. }), "{error}");
+    let error = migrate::migrate_all(&settings.topology().unwrap())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, MigrateError::WrongShard { found: 0, .. }),
+        "{error}"
+    );
     drop_test_data(&settings).await;
 }
 
