@@ -125,6 +125,10 @@ mod tests {
     }
 
     #[test]
+    #[expect(
+        clippy::result_large_err,
+        reason = "figment::Jail fixes the closure's error type"
+    )]
     fn a_file_overrides_the_defaults_and_the_environment_overrides_the_file() {
         figment::Jail::expect_with(|jail| {
             jail.create_file(
