@@ -12,6 +12,7 @@ ENV := source scripts/lib.sh &&
 run:
 	scripts/setup.sh build
 	scripts/stack.sh start
+	touch app/src/lib.rs frontend/src/lib.rs server/src/main.rs
 	$(ENV) cargo leptos build --release
 	$(ENV) SURGE_SITE__ROOT=target/site exec "$$CARGO_TARGET_DIR/release/surge" serve
 
@@ -21,7 +22,11 @@ stack:
 	scripts/setup.sh all
 	scripts/stack.sh start
 
+# The build cache is shared by every checkout, and cargo-leptos can then pair a WASM bundle built
+# from one checkout with a server built from another (hydration breaks). Touching the workspace's
+# own crates makes both come from this checkout; only those three crates rebuild.
 build-debug:
+	touch app/src/lib.rs frontend/src/lib.rs server/src/main.rs
 	$(ENV) cargo leptos build
 
 test-rust:
