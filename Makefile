@@ -16,7 +16,9 @@ run:
 	$(ENV) cargo leptos build --release
 	$(ENV) SURGE_SITE__ROOT=target/site exec "$$CARGO_TARGET_DIR/release/surge" serve
 
-test: stack build-debug test-rust test-e2e
+# The Rust tests come before the cargo-leptos build: `cargo test` relinks the `surge` binary
+# without cargo-leptos' build environment, and the browser tests need the one cargo-leptos built.
+test: stack test-rust build-debug test-e2e
 
 stack:
 	scripts/setup.sh all
