@@ -6,13 +6,15 @@
 #   make stop   stop the local stack
 SHELL := /bin/bash
 ENV := source scripts/lib.sh &&
+# See build-debug: makes the next cargo-leptos build rebuild the workspace's own crates.
+FRESH_CRATES := touch app/src/lib.rs frontend/src/lib.rs server/src/main.rs
 
 .PHONY: run test lint stop stack build-debug test-rust test-e2e
 
 run:
 	scripts/setup.sh build
 	scripts/stack.sh start
-	touch app/src/lib.rs frontend/src/lib.rs server/src/main.rs
+	$(FRESH_CRATES)
 	$(ENV) cargo leptos build --release
 	$(ENV) SURGE_SITE__ROOT=target/site exec "$$CARGO_TARGET_DIR/release/surge" serve
 
@@ -28,7 +30,7 @@ stack:
 # from one checkout with a server built from another (hydration breaks). Touching the workspace's
 # own crates makes both come from this checkout; only those three crates rebuild.
 build-debug:
-	touch app/src/lib.rs frontend/src/lib.rs server/src/main.rs
+	$(FRESH_CRATES)
 	$(ENV) cargo leptos build
 
 test-rust:
