@@ -1,6 +1,6 @@
 # Surge's commands. Each one installs and starts what it needs (see scripts/).
 #
-#   make run    the shop at http://127.0.0.1:3000 on the local stack (release build)
+#   make run    the shop at http://127.0.0.1:3000 on the local stack (release build, demo catalog)
 #   make test   every test: unit, integration (real shards and Redis), Playwright end to end
 #   make lint   rustfmt and clippy, as CI runs them
 #   make stop   stop the local stack
@@ -16,7 +16,7 @@ run:
 	scripts/stack.sh start
 	$(FRESH_CRATES)
 	$(ENV) cargo leptos build --release
-	$(ENV) SURGE_SITE__ROOT=target/site exec "$$CARGO_TARGET_DIR/release/surge" serve
+	scripts/run.sh
 
 # The Rust tests come before the cargo-leptos build: `cargo test` relinks the `surge` binary
 # without cargo-leptos' build environment, and the browser tests need the one cargo-leptos built.

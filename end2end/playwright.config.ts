@@ -1,9 +1,13 @@
+import { randomBytes } from "node:crypto";
 import { defineConfig } from "@playwright/test";
 
 // The server under test: the `surge` binary built by `cargo leptos build`, on its own port and
 // its own fresh databases (scripts/e2e-server.sh), never the one `make run` serves.
 const port = Number(process.env.SURGE_E2E_PORT ?? 3100);
 const baseURL = `http://127.0.0.1:${port}`;
+// A fresh admin token for each run, shared by the server and the tests (through the environment:
+// the config is loaded again in every worker, so it is generated only once).
+process.env.SURGE_E2E_ADMIN_TOKEN ??= randomBytes(24).toString("hex");
 
 export default defineConfig({
   testDir: "./tests",
@@ -39,6 +43,6 @@ export default defineConfig({
     timeout: 120_000,
     stdout: "pipe",
     stderr: "pipe",
-    env: { SURGE_E2E_PORT: String(port) },
+    env: { SURGE_E2E_PORT: String(port), SURGE_E2E_ADMIN_TOKEN: process.env.SURGE_E2E_ADMIN_TOKEN },
   },
 });

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The server Playwright tests against (end2end/playwright.config.ts starts it): the debug build of
 # `surge`, on SURGE_E2E_PORT (3100), with databases and Redis keys of its own that are dropped and
-# recreated at every start, so each end-to-end run begins with fresh data.
+# recreated at every start and seeded with a small demo catalog, so each end-to-end run begins with
+# the same data.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -11,5 +12,8 @@ export SURGE_HTTP__ADDR=127.0.0.1:${SURGE_E2E_PORT:-3100}
 export SURGE_DATABASE__PREFIX=surge_e2e
 export SURGE_REDIS__KEY_PREFIX=surge_e2e
 export SURGE_SITE__ROOT=$SURGE_ROOT/target/site
+# The tests' admin token comes from playwright.config.ts, fresh for every run.
+export SURGE_ADMIN__TOKEN=${SURGE_E2E_ADMIN_TOKEN:?playwright.config.ts sets SURGE_E2E_ADMIN_TOKEN}
 "$binary" reset --yes
+"$binary" seed --items 240
 exec "$binary" serve

@@ -22,6 +22,25 @@ pub enum AppError {
     Validation {
         fields: BTreeMap<String, Vec<String>>,
     },
+    /// The request is not well-formed (bad JSON, bad encoding); `message` says what is wrong.
+    #[error("bad request: {message}")]
+    BadRequest { message: String },
+    /// The request body is larger than the server accepts.
+    #[error("the request body is too large: {message}")]
+    PayloadTooLarge { message: String },
+    /// The caller must authenticate first.
+    #[error("authentication required: {message}")]
+    Unauthorized { message: String },
+    /// The caller is known but may not do this.
+    #[error("forbidden: {message}")]
+    Forbidden { message: String },
+    /// The request conflicts with the current state (a duplicate name, too little stock).
+    #[error("{message}")]
+    Conflict {
+        message: String,
+        /// The field the conflict is about, when there is one.
+        field: Option<String>,
+    },
     /// A dependency (a shard, Redis, the payment processor) cannot be reached right now.
     #[error("{what} is unavailable, please try again shortly")]
     Unavailable { what: String },
@@ -49,10 +68,28 @@ impl AppError {
         AppError::Validation { fields }
     }
 
+    /// A conflict with the current state, about `field`.
+    pub fn conflict(field: &str, message: impl Into<String>) -> Self {
+        AppError::Conflict {
+            message: message.into(),
+            field: Some(field.to_owned()),
+        }
+    }
+
+    /// Something asked for does not exist.
+    pub fn not_found(what: impl Into<String>) -> Self {
+        AppError::NotFound { what: what.into() }
+    }
+
     /// The HTTP status this error is answered with, in the REST API and in server functions.
     pub fn status_code(&self) -> u16 {
         match self {
+            AppError::BadRequest { .. } => 400,
+            AppError::Unauthorized { .. } => 401,
+            AppError::Forbidden { .. } => 403,
             AppError::NotFound { .. } => 404,
+            AppError::Conflict { .. } => 409,
+            AppError::PayloadTooLarge { .. } => 413,
             AppError::Validation { .. } => 422,
             AppError::Unavailable { .. } => 503,
             AppError::Internal { .. } => 500,

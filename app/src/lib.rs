@@ -6,12 +6,16 @@
 //! Redis, the services that hold the rules) sits behind the `ssr` feature, so the WASM bundle never
 //! contains it.
 
+pub mod admin;
 pub mod catalog;
 pub mod error;
+pub mod money;
 pub mod shard;
 pub mod status;
 pub mod ui;
 
+#[cfg(feature = "ssr")]
+pub mod events;
 #[cfg(feature = "ssr")]
 pub mod redis_store;
 #[cfg(feature = "ssr")]

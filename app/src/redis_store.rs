@@ -55,6 +55,7 @@ impl From<RedisError> for AppError {
 /// The shared Redis connection. Cheap to clone.
 #[derive(Clone)]
 pub struct Redis {
+    client: redis::Client,
     connection: ConnectionManager,
     key_prefix: String,
 }
@@ -68,8 +69,9 @@ impl Redis {
             .set_response_timeout(Some(Duration::from_millis(settings.response_timeout_ms)))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(500));
-        let connection = ConnectionManager::new_lazy_with_config(client, config)?;
+        let connection = ConnectionManager::new_lazy_with_config(client.clone(), config)?;
         Ok(Redis {
+            client,
             connection,
             key_prefix: settings.key_prefix.clone(),
         })
@@ -83,6 +85,21 @@ impl Redis {
     /// A handle to run commands on (the connection is multiplexed; cloning it is cheap).
     pub fn connection(&self) -> ConnectionManager {
         self.connection.clone()
+    }
+
+    /// A connection of its own, for commands that block (reading a stream); `response_timeout`
+    /// must exceed the longest block.
+    pub async fn dedicated(
+        &self,
+        response_timeout: Duration,
+    ) -> Result<redis::aio::MultiplexedConnection, RedisError> {
+        let config = redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(1)))
+            .set_response_timeout(Some(response_timeout));
+        Ok(self
+            .client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await?)
     }
 
     /// Deletes every key of this prefix (tests, and `surge reset`); returns how many. SCAN walks

@@ -3,6 +3,7 @@
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 
+use crate::admin::gate::AdminToken;
 use crate::error::AppError;
 use crate::redis_store::Redis;
 use crate::shard::router::ShardRouter;
@@ -13,6 +14,8 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub shards: ShardRouter,
     pub redis: Redis,
+    /// The admin token; `None` refuses every admin operation.
+    pub admin_token: Option<AdminToken>,
 }
 
 /// The state, inside a server function or a server-side render.

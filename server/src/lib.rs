@@ -3,7 +3,11 @@
 //! `main.rs` only parses the command line; everything here is a library so the integration tests
 //! start the very same server ([`startup::Application`]) on a free port.
 
+pub mod api;
+pub mod audit;
 pub mod config;
 pub mod http;
+pub mod jobs;
+pub mod seed;
 pub mod startup;
 pub mod telemetry;

@@ -32,6 +32,20 @@ enum Command {
     },
     /// Create and migrate the directory and every shard database, then exit.
     Migrate,
+    /// Create the demo catalog: categories over every shard and their items.
+    Seed {
+        /// How many items.
+        #[arg(long, default_value_t = 10_000)]
+        items: u64,
+        /// Only when the shop has no categories yet (`make run` does this).
+        #[arg(long)]
+        if_empty: bool,
+        /// The random seed: the same seed gives the same catalog.
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+    },
+    /// Check the invariants on the live data; exit status 1 when one is broken.
+    Audit,
     /// Drop every database of the configured prefix (ALL ITS DATA) and create them empty.
     Reset {
         /// Required: this deletes data.
@@ -81,6 +95,16 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             let topology = settings.topology()?;
             app::shard::migrate::migrate_all(&topology).await?;
             println!("migrated {} databases", topology.databases.len());
+        }
+        Command::Seed {
+            items,
+            if_empty,
+            seed,
+        } => server::seed::run(&settings, items, if_empty, seed).await?,
+        Command::Audit => {
+            let report = server::audit::run(&settings).await?;
+            println!("{report}");
+            anyhow::ensure!(report.is_clean(), "the audit found broken invariants");
         }
         Command::Reset { yes } => {
             anyhow::ensure!(yes, "reset deletes every database of the prefix: add --yes");

@@ -10,7 +10,7 @@ use leptos::config::{Env, LeptosOptions};
 use tokio::net::{TcpListener, TcpSocket};
 
 use crate::config::Settings;
-use crate::http;
+use crate::{http, jobs};
 
 /// A server bound to its port, ready to serve.
 pub struct Application {
@@ -27,22 +27,9 @@ impl Application {
         if migrate {
             migrate::migrate_all(&topology).await?;
         }
-        let shards = ShardRouter::connect_lazy(&topology)?;
-        let redis = Redis::connect_lazy(&settings.redis)?;
         let listener = bind(settings.http.addr, settings.http.listen_backlog)?;
         let addr = listener.local_addr()?;
-        let leptos_options = LeptosOptions::builder()
-            .output_name("surge")
-            .site_root(settings.site.root.as_str())
-            .site_pkg_dir(settings.site.pkg_dir.as_str())
-            .site_addr(addr)
-            .env(Env::PROD)
-            .build();
-        let state = AppState {
-            leptos_options,
-            shards,
-            redis,
-        };
+        let state = connect(settings, addr)?;
         let router = http::router(state.clone(), &settings.http);
         Ok(Application {
             listener,
@@ -71,12 +58,35 @@ impl Application {
             router,
             state,
         } = self;
+        let jobs = jobs::spawn(&state);
         let result = axum::serve(listener, router)
             .with_graceful_shutdown(shutdown)
             .await;
+        for job in jobs {
+            job.abort();
+        }
         state.shards.close().await;
         result
     }
+}
+
+/// The shared state: pools for every database (connected lazily) and Redis. `addr` is where the
+/// site is served from.
+pub fn connect(settings: &Settings, addr: SocketAddr) -> anyhow::Result<AppState> {
+    let topology = settings.topology()?;
+    let leptos_options = LeptosOptions::builder()
+        .output_name("surge")
+        .site_root(settings.site.root.as_str())
+        .site_pkg_dir(settings.site.pkg_dir.as_str())
+        .site_addr(addr)
+        .env(Env::PROD)
+        .build();
+    Ok(AppState {
+        leptos_options,
+        shards: ShardRouter::connect_lazy(&topology)?,
+        redis: Redis::connect_lazy(&settings.redis)?,
+        admin_token: settings.admin_token()?,
+    })
 }
 
 /// Binds with a listen backlog large enough for a connection storm.

@@ -1,15 +1,474 @@
 //! The catalog's rules.
+//!
+//! Invariants kept here:
+//! - an item lives on its category's shard, and its ID says so;
+//! - every change of an item's stock writes a ledger row (`stock_movements`) in the same
+//!   transaction, so the ledger always sums to the stock, and stock is never negative;
+//! - every change writes an event to the outbox of its database in the same transaction;
+//! - after a commit the writer drops the cached copy; the event drops it on every other copy.
 
-use super::model::Category;
+use chrono::{DateTime, SubsecRound, Utc};
+use sqlx::error::ErrorKind;
+
+use super::cache;
+use super::model::{
+    Category, CategoryId, CategoryInput, Item, ItemInput, ItemPatchInput, ItemSort, MAX_STOCK,
+    Page, PageRequest, StockCause, StockChange, StockChangeInput, StockMovement,
+};
 use super::repo;
 use crate::error::AppError;
+use crate::events::{self, Event};
+use crate::shard::ShardId;
+use crate::shard::id::ItemId;
+use crate::shard::router::Database;
 use crate::state::AppState;
 
-/// Every category, read from the directory.
+/// The current time as the database stores it (microseconds), so what a write returns equals what
+/// a later read gives.
+fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+/// Maps a driver error on `database` to the error a client sees.
+fn db(database: &Database) -> impl Fn(sqlx::Error) -> AppError + '_ {
+    move |error| database.error(error).into()
+}
+
+fn is_unique_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(e) if e.kind() == ErrorKind::UniqueViolation)
+}
+
+/// Every category, by name (cached).
 pub async fn list_categories(state: &AppState) -> Result<Vec<Category>, AppError> {
+    if let Some(categories) = cache::categories(&state.redis).await {
+        return Ok(categories);
+    }
     let directory = state.shards.directory();
     let mut connection = directory.acquire().await?;
-    repo::list_categories(&mut connection)
+    let categories = repo::list_categories(&mut connection)
         .await
-        .map_err(|e| directory.error(e).into())
+        .map_err(db(directory))?;
+    cache::put_categories(&state.redis, &categories).await;
+    Ok(categories)
+}
+
+/// One category.
+pub async fn category(state: &AppState, id: CategoryId) -> Result<Category, AppError> {
+    if let Some(found) = list_categories(state)
+        .await?
+        .into_iter()
+        .find(|c| c.id == id)
+    {
+        return Ok(found);
+    }
+    // The cached list may predate a category another copy just created.
+    let directory = state.shards.directory();
+    let mut connection = directory.acquire().await?;
+    repo::get_category(&mut connection, id)
+        .await
+        .map_err(db(directory))?
+        .ok_or_else(|| AppError::not_found("category"))
+}
+
+/// The category with this address.
+pub async fn category_by_slug(state: &AppState, slug: &str) -> Result<Category, AppError> {
+    list_categories(state)
+        .await?
+        .into_iter()
+        .find(|c| c.slug == slug)
+        .ok_or_else(|| AppError::not_found("category"))
+}
+
+/// The shard with the fewest categories (the lowest-numbered among equals): where a new category
+/// goes.
+async fn least_loaded_shard(state: &AppState) -> Result<ShardId, AppError> {
+    let directory = state.shards.directory();
+    let mut connection = directory.acquire().await?;
+    let counts = repo::categories_per_shard(&mut connection)
+        .await
+        .map_err(db(directory))?;
+    state
+        .shards
+        .shards()
+        .map(|(shard, _)| {
+            let count = counts
+                .iter()
+                .find(|(number, _)| *number == shard.number())
+                .map_or(0, |(_, count)| *count);
+            (count, shard)
+        })
+        .min()
+        .map(|(_, shard)| shard)
+        .ok_or_else(|| AppError::internal("the shard map has no shards"))
+}
+
+fn duplicate_category(error: &sqlx::Error) -> Option<AppError> {
+    is_unique_violation(error)
+        .then(|| AppError::conflict("name", "a category with this name already exists"))
+}
+
+/// Creates a category on the least loaded shard.
+pub async fn create_category(
+    state: &AppState,
+    input: &CategoryInput,
+) -> Result<Category, AppError> {
+    let new = input.parse()?;
+    let shard = least_loaded_shard(state).await?;
+    let directory = state.shards.directory();
+    let mut tx = directory.begin().await?;
+    let id = match repo::insert_category(&mut tx, &new, shard).await {
+        Ok(id) => id,
+        Err(error) => {
+            return Err(duplicate_category(&error).unwrap_or_else(|| db(directory)(error)));
+        }
+    };
+    events::record(&mut tx, &Event::CategoryChanged { category_id: id })
+        .await
+        .map_err(db(directory))?;
+    tx.commit().await.map_err(db(directory))?;
+    cache::forget_categories(&state.redis).await;
+    tracing::info!(category_id = id.0, %shard, "category created");
+    Ok(Category {
+        id,
+        slug: new.slug,
+        name: new.name,
+        shard,
+    })
+}
+
+/// Renames a category (its shard never changes).
+pub async fn rename_category(
+    state: &AppState,
+    id: CategoryId,
+    input: &CategoryInput,
+) -> Result<Category, AppError> {
+    let new = input.parse()?;
+    let directory = state.shards.directory();
+    let mut tx = directory.begin().await?;
+    let renamed = match repo::rename_category(&mut tx, id, &new).await {
+        Ok(renamed) => renamed,
+        Err(error) => {
+            return Err(duplicate_category(&error).unwrap_or_else(|| db(directory)(error)));
+        }
+    };
+    if !renamed {
+        return Err(AppError::not_found("category"));
+    }
+    events::record(&mut tx, &Event::CategoryChanged { category_id: id })
+        .await
+        .map_err(db(directory))?;
+    let category = repo::get_category(&mut tx, id)
+        .await
+        .map_err(db(directory))?
+        .ok_or_else(|| AppError::not_found("category"))?;
+    tx.commit().await.map_err(db(directory))?;
+    cache::forget_categories(&state.redis).await;
+    Ok(category)
+}
+
+/// Creates an item on its category's shard, with its initial stock in the ledger.
+pub async fn create_item(state: &AppState, input: &ItemInput) -> Result<Item, AppError> {
+    let new = input.parse()?;
+    let category = match category(state, new.category_id).await {
+        Err(AppError::NotFound { .. }) => {
+            return Err(AppError::invalid("category_id", "no such category"));
+        }
+        other => other?,
+    };
+    let shard = state.shards.shard(category.shard)?;
+    let now = now();
+    // One transaction: the item, its first ledger row and its event exist together or not at all.
+    let mut tx = shard.begin().await?;
+    let local = repo::insert_item(&mut tx, &new, now)
+        .await
+        .map_err(db(shard))?;
+    let id = ItemId::new(category.shard, local).map_err(AppError::internal)?;
+    repo::insert_movement(
+        &mut tx,
+        id,
+        i64::from(new.stock),
+        new.stock,
+        StockCause::AdminSet,
+        "initial stock",
+        now,
+    )
+    .await
+    .map_err(db(shard))?;
+    events::record(
+        &mut tx,
+        &Event::ItemChanged {
+            item_id: id,
+            category_id: category.id,
+        },
+    )
+    .await
+    .map_err(db(shard))?;
+    let item = repo::get_item(&mut tx, id)
+        .await
+        .map_err(db(shard))?
+        .ok_or_else(|| AppError::internal("a created item vanished"))?;
+    tx.commit().await.map_err(db(shard))?;
+    tracing::info!(item_id = %id, shard = %category.shard, "item created");
+    Ok(item)
+}
+
+/// An item (cached).
+pub async fn item(state: &AppState, id: ItemId) -> Result<Item, AppError> {
+    if let Some(item) = cache::item(&state.redis, &id).await {
+        return Ok(item);
+    }
+    let shard = state.shards.for_id(&id)?;
+    let mut connection = shard.acquire().await?;
+    let item = repo::get_item(&mut connection, id)
+        .await
+        .map_err(db(shard))?
+        .ok_or_else(|| AppError::not_found("item"))?;
+    cache::put_item(&state.redis, &item).await;
+    Ok(item)
+}
+
+/// Changes the fields a patch names.
+pub async fn update_item(
+    state: &AppState,
+    id: ItemId,
+    input: &ItemPatchInput,
+) -> Result<Item, AppError> {
+    let patch = input.parse()?;
+    let shard = state.shards.for_id(&id)?;
+    // The row is locked from read to write so two edits cannot interleave.
+    let mut tx = shard.begin().await?;
+    let current = repo::lock_item(&mut tx, id)
+        .await
+        .map_err(db(shard))?
+        .ok_or_else(|| AppError::not_found("item"))?;
+    let updated = patch.apply(&current)?;
+    repo::update_item(&mut tx, &updated, now())
+        .await
+        .map_err(db(shard))?;
+    events::record(
+        &mut tx,
+        &Event::ItemChanged {
+            item_id: id,
+            category_id: current.category_id,
+        },
+    )
+    .await
+    .map_err(db(shard))?;
+    let item = repo::get_item(&mut tx, id)
+        .await
+        .map_err(db(shard))?
+        .ok_or_else(|| AppError::not_found("item"))?;
+    tx.commit().await.map_err(db(shard))?;
+    cache::forget_item(&state.redis, &id).await;
+    Ok(item)
+}
+
+/// Removes an item from the shop. Its row stays for the ledger and the orders that name it.
+pub async fn delete_item(state: &AppState, id: ItemId) -> Result<(), AppError> {
+    let shard = state.shards.for_id(&id)?;
+    let mut tx = shard.begin().await?;
+    let current = repo::lock_item(&mut tx, id)
+        .await
+        .map_err(db(shard))?
+        .ok_or_else(|| AppError::not_found("item"))?;
+    repo::delete_item(&mut tx, id, now())
+        .await
+        .map_err(db(shard))?;
+    events::record(
+        &mut tx,
+        &Event::ItemDeleted {
+            item_id: id,
+            category_id: current.category_id,
+        },
+    )
+    .await
+    .map_err(db(shard))?;
+    tx.commit().await.map_err(db(shard))?;
+    cache::forget_item(&state.redis, &id).await;
+    tracing::info!(item_id = %id, "item deleted");
+    Ok(())
+}
+
+/// Sets or adjusts an item's stock, with a ledger row for the change.
+pub async fn change_stock(
+    state: &AppState,
+    id: ItemId,
+    input: &StockChangeInput,
+) -> Result<(Item, StockMovement), AppError> {
+    let change = input.parse()?;
+    let shard = state.shards.for_id(&id)?;
+    let now = now();
+    // Lock, compute, write the level and its ledger row: one transaction, so concurrent changes
+    // queue on the row and the ledger always sums to the stock.
+    let mut tx = shard.begin().await?;
+    let current = repo::lock_item(&mut tx, id)
+        .await
+        .map_err(db(shard))?
+        .ok_or_else(|| AppError::not_found("item"))?;
+    let (level, delta, cause, reason) = match change {
+        StockChange::Set { level, reason } => (
+            level,
+            i64::from(level) - i64::from(current.stock),
+            StockCause::AdminSet,
+            reason,
+        ),
+        StockChange::Adjust { delta, reason } => {
+            let level = i64::from(current.stock) + delta;
+            if level < 0 {
+                return Err(AppError::conflict(
+                    "quantity",
+                    format!(
+                        "only {} in stock: cannot remove {}",
+                        current.stock,
+                        delta.unsigned_abs()
+                    ),
+                ));
+            }
+            let level = u32::try_from(level)
+                .ok()
+                .filter(|level| *level <= MAX_STOCK)
+                .ok_or_else(|| {
+                    AppError::invalid(
+                        "quantity",
+                        format!("the stock would exceed {MAX_STOCK} units"),
+                    )
+                })?;
+            (level, delta, StockCause::AdminAdjust, reason)
+        }
+    };
+    repo::write_stock(&mut tx, id, level, now)
+        .await
+        .map_err(db(shard))?;
+    let movement_id = repo::insert_movement(&mut tx, id, delta, level, cause, &reason, now)
+        .await
+        .map_err(db(shard))?;
+    events::record(
+        &mut tx,
+        &Event::ItemChanged {
+            item_id: id,
+            category_id: current.category_id,
+        },
+    )
+    .await
+    .map_err(db(shard))?;
+    tx.commit().await.map_err(db(shard))?;
+    cache::forget_item(&state.redis, &id).await;
+    tracing::info!(item_id = %id, delta, stock = level, cause = cause.as_str(), "stock changed");
+    let item = Item {
+        stock: level,
+        updated_at: now,
+        ..current
+    };
+    let movement = StockMovement {
+        id: movement_id,
+        delta,
+        stock_after: level,
+        cause,
+        reason,
+        created_at: now,
+    };
+    Ok((item, movement))
+}
+
+/// One page of an item's stock ledger, newest first.
+pub async fn stock_movements(
+    state: &AppState,
+    id: ItemId,
+    page: PageRequest,
+) -> Result<Page<StockMovement>, AppError> {
+    let shard = state.shards.for_id(&id)?;
+    let mut connection = shard.acquire().await?;
+    repo::get_item(&mut connection, id)
+        .await
+        .map_err(db(shard))?
+        .ok_or_else(|| AppError::not_found("item"))?;
+    let (items, total) = repo::list_movements(&mut connection, id, page.offset(), page.per_page)
+        .await
+        .map_err(db(shard))?;
+    Ok(Page {
+        items,
+        page: page.page,
+        per_page: page.per_page,
+        total,
+    })
+}
+
+/// One page of a category's items.
+pub async fn category_items(
+    state: &AppState,
+    category: &Category,
+    sort: ItemSort,
+    page: PageRequest,
+) -> Result<Page<Item>, AppError> {
+    let shard = state.shards.shard(category.shard)?;
+    let mut connection = shard.acquire().await?;
+    let (items, total) = repo::list_items(
+        &mut connection,
+        category.shard,
+        category.id,
+        sort,
+        page.offset(),
+        page.per_page,
+    )
+    .await
+    .map_err(db(shard))?;
+    Ok(Page {
+        items,
+        page: page.page,
+        per_page: page.per_page,
+        total,
+    })
+}
+
+/// The newest items in stock across every shard. A shard that does not answer is left out: the
+/// home page shows what it can.
+pub async fn featured_items(state: &AppState, limit: u32) -> Result<Vec<Item>, AppError> {
+    let results = state
+        .shards
+        .scatter(|shard, database| async move {
+            let mut connection = database.acquire().await?;
+            repo::newest_in_stock(&mut connection, shard, limit)
+                .await
+                .map_err(|e| database.error(e))
+        })
+        .await;
+    let mut items = Vec::new();
+    for (shard, result) in results {
+        match result {
+            Ok(found) => items.extend(found),
+            Err(error) => tracing::warn!(%shard, %error, "featured items: shard left out"),
+        }
+    }
+    items.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+    items.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    Ok(items)
+}
+
+/// Items whose stock differs from their ledger's sum, on every shard: always empty unless an
+/// invariant broke. A shard that cannot be read is an error: an audit must not pass by omission.
+pub async fn ledger_mismatches(state: &AppState) -> Result<Vec<(ItemId, i64, i64)>, AppError> {
+    let results = state
+        .shards
+        .scatter(|shard, database| async move {
+            let mut connection = database.acquire().await?;
+            repo::ledger_mismatches(&mut connection, shard)
+                .await
+                .map_err(|e| database.error(e))
+        })
+        .await;
+    let mut mismatches = Vec::new();
+    for (_, result) in results {
+        mismatches.extend(result?);
+    }
+    Ok(mismatches)
+}
+
+/// Applies an event from the stream: drops what this copy's readers could see stale.
+pub async fn apply_event(state: &AppState, event: &Event) {
+    match event {
+        Event::CategoryChanged { .. } => cache::forget_categories(&state.redis).await,
+        Event::ItemChanged { item_id, .. } | Event::ItemDeleted { item_id, .. } => {
+            cache::forget_item(&state.redis, item_id).await;
+        }
+    }
 }

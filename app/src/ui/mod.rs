@@ -4,10 +4,10 @@ mod layout;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
-use leptos_router::StaticSegment;
 use leptos_router::components::{Route, Router, Routes};
+use leptos_router::{ParamSegment, SsrMode, StaticSegment};
 
-use crate::catalog::views::HomePage;
+use crate::catalog::views::{CategoryPage, HomePage, ItemPage};
 use layout::{Footer, Header, NotFound};
 
 /// The HTML document around the app, rendered on the server only.
@@ -48,6 +48,9 @@ pub fn App() -> impl IntoView {
             <main>
                 <Routes fallback=NotFound>
                     <Route path=StaticSegment("") view=HomePage/>
+                    // Async: the status (404 for an unknown item) is known before the first byte.
+                    <Route path=(StaticSegment("categories"), ParamSegment("slug")) view=CategoryPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("items"), ParamSegment("id")) view=ItemPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
             <Footer/>

@@ -1,7 +1,8 @@
-//! The HTTP router: the Leptos pages and server functions, `/healthz`, and the layers every request
-//! passes through (tracing, timeout, body limit, compression, security headers).
+//! The HTTP router: the Leptos pages and server functions, the REST API, `/healthz`, item pictures,
+//! and the layers every request passes through (tracing, timeout, body limit, compression, security headers).
 
 mod health;
+mod images;
 
 use std::time::Duration;
 
@@ -23,10 +24,16 @@ use crate::config::HttpSettings;
 pub fn router(state: AppState, settings: &HttpSettings) -> Router {
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
-    Router::new()
+    // The API answers an oversized body with its own JSON 413; the pages with the layer's.
+    let pages = Router::new()
         .route("/healthz", get(health::healthz))
+        .route("/images/items/{file}", get(images::item_image))
         .leptos_routes(&state, routes, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(RequestBodyLimitLayer::new(settings.body_limit_bytes));
+    Router::new()
+        .merge(crate::api::router(settings.body_limit_bytes))
+        .merge(pages)
         .with_state(state)
         .layer(security_header("x-content-type-options", "nosniff"))
         .layer(security_header("x-frame-options", "DENY"))
@@ -35,7 +42,6 @@ pub fn router(state: AppState, settings: &HttpSettings) -> Router {
             "strict-origin-when-cross-origin",
         ))
         .layer(CompressionLayer::new())
-        .layer(RequestBodyLimitLayer::new(settings.body_limit_bytes))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_millis(settings.request_timeout_ms),

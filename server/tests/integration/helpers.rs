@@ -6,7 +6,7 @@ use std::sync::Once;
 use app::shard::migrate;
 use app::shard::topology::{SecretUrl, ServerSettings};
 use app::state::AppState;
-use server::config::Settings;
+use server::config::{Secret, Settings};
 use server::startup::Application;
 use tokio::sync::oneshot;
 
@@ -33,8 +33,12 @@ pub fn fresh_settings() -> Settings {
     settings.database.prefix = format!("t{unique:016x}");
     settings.redis.key_prefix = settings.database.prefix.clone();
     settings.http.addr = SocketAddr::from(([127, 0, 0, 1], 0));
+    settings.admin.token = Some(Secret::new(ADMIN_TOKEN));
     settings
 }
+
+/// The admin token of every test server.
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdef";
 
 /// An address on loopback where nothing listens (a server that is down).
 pub fn dead_address() -> String {
@@ -100,6 +104,78 @@ impl TestApp {
             .send()
             .await
             .expect("request sent")
+    }
+
+    /// A request with the admin token.
+    pub fn admin(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .bearer_auth(ADMIN_TOKEN)
+    }
+
+    /// An admin request with a JSON body; returns the status and the body.
+    pub async fn admin_json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let response = self
+            .admin(method, path)
+            .json(&body)
+            .send()
+            .await
+            .expect("request sent");
+        let status = response.status().as_u16();
+        let body = response.json().await.unwrap_or(serde_json::Value::Null);
+        (status, body)
+    }
+
+    /// A GET; returns the status and the JSON body.
+    pub async fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
+        let response = self.get(path).await;
+        let status = response.status().as_u16();
+        let body = response.json().await.unwrap_or(serde_json::Value::Null);
+        (status, body)
+    }
+
+    /// Creates a category through the API and returns it.
+    pub async fn create_category(&self, name: &str) -> serde_json::Value {
+        let (status, body) = self
+            .admin_json(
+                reqwest::Method::POST,
+                "/api/v1/categories",
+                serde_json::json!({ "name": name }),
+            )
+            .await;
+        assert_eq!(status, 201, "category created: {body}");
+        body
+    }
+
+    /// Creates an item through the API and returns it.
+    pub async fn create_item(
+        &self,
+        category: &serde_json::Value,
+        name: &str,
+        price: &str,
+        stock: i64,
+    ) -> serde_json::Value {
+        let (status, body) = self
+            .admin_json(
+                reqwest::Method::POST,
+                "/api/v1/items",
+                serde_json::json!({
+                    "category_id": category["id"],
+                    "name": name,
+                    "description": format!("{name}, for the test."),
+                    "price": price,
+                    "stock": stock,
+                    "location": "Test warehouse",
+                }),
+            )
+            .await;
+        assert_eq!(status, 201, "item created: {body}");
+        body
     }
 
     /// Stops the server and drops the test's databases and Redis keys.

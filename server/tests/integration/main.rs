@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod catalog;
 mod health;
 mod pages;
 mod shards;

@@ -1,0 +1,36 @@
+import { expect, test } from "@playwright/test";
+
+const adminToken = process.env.SURGE_E2E_ADMIN_TOKEN ?? "";
+
+test("a customer browses a category, opens an item and sees its stock change live", async ({ page, request }) => {
+  await page.goto("/");
+  await page.getByRole("link", { name: "Kitchen" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Kitchen" })).toBeVisible();
+  await expect(page.getByText("20 items")).toBeVisible();
+
+  await page.getByRole("link", { name: "Price: low to high" }).click();
+  await expect(page).toHaveURL(/sort=price_asc/);
+
+  const firstItem = page.locator(".item-grid a").first();
+  const name = (await firstItem.locator(".item-name").textContent()) ?? "";
+  await firstItem.click();
+  await expect(page.getByRole("heading", { level: 1, name })).toBeVisible();
+  await expect(page.getByText(/\d+\.\d\d EUR/)).toBeVisible();
+
+  // An admin changes the stock through the API; the open page follows without a reload.
+  await expect(page.locator("html")).toHaveAttribute("data-hydrated", "true");
+  const id = page.url().split("/items/")[1];
+  const change = await request.post(`/api/v1/items/${id}/stock-movements`, {
+    headers: { authorization: `Bearer ${adminToken}` },
+    data: { kind: "set", quantity: 2, reason: "end-to-end test" },
+  });
+  expect(change.status()).toBe(201);
+  await expect(page.getByTestId("stock")).toHaveText("Only 2 left", { timeout: 10_000 });
+});
+
+test("an unknown item shows a clear not-found page", async ({ page }) => {
+  const response = await page.goto("/items/item-0-999999");
+  expect(response?.status()).toBe(404);
+  await expect(page.getByRole("heading", { name: "Item unavailable" })).toBeVisible();
+  await expect(page.getByRole("alert")).toContainText("item not found");
+});

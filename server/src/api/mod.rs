@@ -1,0 +1,97 @@
+//! The versioned REST API (`/api/v1`) and its OpenAPI document (`/api/openapi.json`), generated
+//! from the handlers below.
+
+mod catalog;
+mod extract;
+
+use std::collections::BTreeMap;
+
+use app::state::AppState;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use serde::Serialize;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+/// The body of every error answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// What kind of error: `validation`, `not_found`, `conflict`, `bad_request`, ...
+    pub error: String,
+    /// A sentence for people.
+    pub message: String,
+    /// For `validation`: each invalid field and what is wrong with it.
+    pub fields: Option<BTreeMap<String, Vec<String>>>,
+    /// For `conflict`: the field the conflict is about.
+    pub field: Option<String>,
+}
+
+struct AdminTokenScheme;
+
+impl Modify for AdminTokenScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "admin_token",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Surge", description = "The storefront and payment API of Surge."),
+    paths(
+        catalog::list_categories,
+        catalog::create_category,
+        catalog::get_category,
+        catalog::rename_category,
+        catalog::list_category_items,
+        catalog::create_item,
+        catalog::get_item,
+        catalog::update_item,
+        catalog::delete_item,
+        catalog::change_stock,
+        catalog::list_stock_movements,
+    ),
+    components(schemas(ErrorBody)),
+    modifiers(&AdminTokenScheme),
+    tags((name = "catalog", description = "Categories, items and the stock ledger"))
+)]
+struct ApiDoc;
+
+/// The OpenAPI document.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+/// `/api/v1` and `/api/openapi.json`. Bodies over `body_limit_bytes` get a JSON 413.
+pub fn router(body_limit_bytes: usize) -> Router<AppState> {
+    let v1 = Router::new()
+        .route(
+            "/categories",
+            get(catalog::list_categories).post(catalog::create_category),
+        )
+        .route(
+            "/categories/{id}",
+            get(catalog::get_category).patch(catalog::rename_category),
+        )
+        .route("/categories/{id}/items", get(catalog::list_category_items))
+        .route("/items", axum::routing::post(catalog::create_item))
+        .route(
+            "/items/{id}",
+            get(catalog::get_item)
+                .patch(catalog::update_item)
+                .delete(catalog::delete_item),
+        )
+        .route(
+            "/items/{id}/stock-movements",
+            get(catalog::list_stock_movements).post(catalog::change_stock),
+        )
+        .fallback(|| async { app::error::AppError::not_found("route") })
+        .layer(DefaultBodyLimit::max(body_limit_bytes));
+    Router::new()
+        .nest("/api/v1", v1)
+        .route("/api/openapi.json", get(|| async { axum::Json(openapi()) }))
+}

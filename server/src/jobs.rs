@@ -1,0 +1,83 @@
+//! The background jobs every server copy runs: the outbox relay and the event stream follower.
+//! Both are safe to run in every copy at once and to stop at any point (see `app::events`).
+
+use std::time::Duration;
+
+use app::catalog;
+use app::events::relay::{self, BATCH_ROWS};
+use app::events::stream::Cursor;
+use app::state::AppState;
+use tokio::task::JoinHandle;
+
+/// How often the relay looks for new events when the last pass found few.
+const RELAY_IDLE: Duration = Duration::from_millis(200);
+/// How long a job waits after a failure before trying again.
+const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(1);
+
+/// Starts the jobs; abort the handles to stop them.
+pub fn spawn(state: &AppState) -> Vec<JoinHandle<()>> {
+    vec![
+        tokio::spawn(relay_outbox(state.clone())),
+        tokio::spawn(follow_events(state.clone())),
+    ]
+}
+
+/// Logs the first failure of a streak and the recovery, not every retry.
+#[derive(Default)]
+struct FailureLog {
+    failing: bool,
+}
+
+impl FailureLog {
+    fn failed(&mut self, job: &str, error: &dyn std::fmt::Display) {
+        if !self.failing {
+            tracing::warn!(job, %error, "job failing; retrying every second");
+            self.failing = true;
+        }
+    }
+
+    fn succeeded(&mut self, job: &str) {
+        if self.failing {
+            tracing::info!(job, "job recovered");
+            self.failing = false;
+        }
+    }
+}
+
+async fn relay_outbox(state: AppState) {
+    let mut log = FailureLog::default();
+    loop {
+        match relay::relay_once(&state).await {
+            Ok(published) => {
+                log.succeeded("outbox relay");
+                // A full batch means more may be waiting: go again at once.
+                if published < BATCH_ROWS as usize {
+                    tokio::time::sleep(RELAY_IDLE).await;
+                }
+            }
+            Err(error) => {
+                log.failed("outbox relay", &error);
+                tokio::time::sleep(RETRY_AFTER_FAILURE).await;
+            }
+        }
+    }
+}
+
+async fn follow_events(state: AppState) {
+    let mut cursor = Cursor::from_now();
+    let mut log = FailureLog::default();
+    loop {
+        match cursor.next_batch(&state).await {
+            Ok(events) => {
+                log.succeeded("event follower");
+                for event in &events {
+                    catalog::service::apply_event(&state, event).await;
+                }
+            }
+            Err(error) => {
+                log.failed("event follower", &error);
+                tokio::time::sleep(RETRY_AFTER_FAILURE).await;
+            }
+        }
+    }
+}
