@@ -10,6 +10,7 @@ pub mod admin;
 pub mod catalog;
 pub mod error;
 pub mod money;
+pub mod search;
 pub mod shard;
 pub mod status;
 pub mod ui;

@@ -1,11 +1,14 @@
 //! The state every front door shares: SSR, server functions, the REST API and the jobs.
 
+use std::sync::Arc;
+
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 
 use crate::admin::gate::AdminToken;
 use crate::error::AppError;
 use crate::redis_store::Redis;
+use crate::search::engine::SearchEngine;
 use crate::shard::router::ShardRouter;
 
 /// Surge's shared state. Cheap to clone: every field is a handle.
@@ -14,6 +17,8 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub shards: ShardRouter,
     pub redis: Redis,
+    /// This copy's search index.
+    pub search: Arc<dyn SearchEngine>,
     /// The admin token; `None` refuses every admin operation.
     pub admin_token: Option<AdminToken>,
 }

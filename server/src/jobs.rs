@@ -1,12 +1,13 @@
-//! The background jobs every server copy runs: the outbox relay and the event stream follower.
+//! The background jobs every server copy runs: the outbox relay and the event stream follower
+//! (which drops stale cache entries and keeps this copy's search index current).
 //! Both are safe to run in every copy at once and to stop at any point (see `app::events`).
 
 use std::time::Duration;
 
-use app::catalog;
 use app::events::relay::{self, BATCH_ROWS};
 use app::events::stream::Cursor;
 use app::state::AppState;
+use app::{catalog, search};
 use tokio::task::JoinHandle;
 
 /// How often the relay looks for new events when the last pass found few.
@@ -15,10 +16,10 @@ const RELAY_IDLE: Duration = Duration::from_millis(200);
 const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(1);
 
 /// Starts the jobs; abort the handles to stop them.
-pub fn spawn(state: &AppState) -> Vec<JoinHandle<()>> {
+pub fn spawn(state: &AppState, events: Cursor) -> Vec<JoinHandle<()>> {
     vec![
         tokio::spawn(relay_outbox(state.clone())),
-        tokio::spawn(follow_events(state.clone())),
+        tokio::spawn(follow_events(state.clone(), events)),
     ]
 }
 
@@ -63,8 +64,7 @@ async fn relay_outbox(state: AppState) {
     }
 }
 
-async fn follow_events(state: AppState) {
-    let mut cursor = Cursor::from_now();
+async fn follow_events(state: AppState, mut cursor: Cursor) {
     let mut log = FailureLog::default();
     loop {
         match cursor.next_batch(&state).await {
@@ -72,6 +72,9 @@ async fn follow_events(state: AppState) {
                 log.succeeded("event follower");
                 for event in &events {
                     catalog::service::apply_event(&state, event).await;
+                }
+                if let Err(error) = search::service::apply_events(&state, &events).await {
+                    tracing::error!(%error, "search index not updated");
                 }
             }
             Err(error) => {

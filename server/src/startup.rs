@@ -2,7 +2,12 @@
 
 use std::net::SocketAddr;
 
+use std::sync::Arc;
+
+use app::events::stream::Cursor;
 use app::redis_store::Redis;
+use app::search;
+use app::search::engine::TantivyEngine;
 use app::shard::migrate;
 use app::shard::router::ShardRouter;
 use app::state::AppState;
@@ -17,11 +22,14 @@ pub struct Application {
     listener: TcpListener,
     router: axum::Router,
     state: AppState,
+    /// Where this copy follows the event stream from: the moment before its index was built.
+    events: Cursor,
 }
 
 impl Application {
-    /// Connects (lazily) to every database and Redis, and binds the listener. With `migrate`, it
-    /// first creates and migrates every database of the shard map.
+    /// Connects (lazily) to every database and Redis, builds the search index from the shards, and
+    /// binds the listener. With `migrate`, it first creates and migrates every database of the
+    /// shard map.
     pub async fn build(settings: &Settings, migrate: bool) -> anyhow::Result<Self> {
         let topology = settings.topology()?;
         if migrate {
@@ -30,11 +38,14 @@ impl Application {
         let listener = bind(settings.http.addr, settings.http.listen_backlog)?;
         let addr = listener.local_addr()?;
         let state = connect(settings, addr)?;
+        let events = Cursor::at_latest(&state).await;
+        search::service::build_index(&state).await?;
         let router = http::router(state.clone(), &settings.http);
         Ok(Application {
             listener,
             router,
             state,
+            events,
         })
     }
 
@@ -57,8 +68,9 @@ impl Application {
             listener,
             router,
             state,
+            events,
         } = self;
-        let jobs = jobs::spawn(&state);
+        let jobs = jobs::spawn(&state, events);
         let result = axum::serve(listener, router)
             .with_graceful_shutdown(shutdown)
             .await;
@@ -85,6 +97,7 @@ pub fn connect(settings: &Settings, addr: SocketAddr) -> anyhow::Result<AppState
         leptos_options,
         shards: ShardRouter::connect_lazy(&topology)?,
         redis: Redis::connect_lazy(&settings.redis)?,
+        search: Arc::new(TantivyEngine::new()?),
         admin_token: settings.admin_token()?,
     })
 }

@@ -359,6 +359,24 @@ pub async fn newest_in_stock(
     items(rows, shard)
 }
 
+/// Items that are not deleted with a row id above `after`, in id order: a whole shard, read in
+/// batches (building the search index).
+pub async fn items_after(
+    connection: &mut MySqlConnection,
+    shard: ShardId,
+    after: u64,
+    limit: u32,
+) -> Result<Vec<Item>, sqlx::Error> {
+    let rows: Vec<ItemRow> = sqlx::query_as(&format!(
+        "SELECT {ITEM_COLUMNS} FROM items WHERE id > ? AND deleted_at IS NULL ORDER BY id LIMIT ?"
+    ))
+    .bind(after)
+    .bind(limit)
+    .fetch_all(connection)
+    .await?;
+    items(rows, shard)
+}
+
 /// Items whose stock is not what their ledger sums to (an invariant: this is always empty).
 pub async fn ledger_mismatches(
     connection: &mut MySqlConnection,

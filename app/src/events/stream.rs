@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
-use redis::streams::{StreamReadOptions, StreamReadReply};
+use redis::streams::{StreamRangeReply, StreamReadOptions, StreamReadReply};
 
 use super::Event;
 use super::relay::stream_key;
@@ -29,6 +29,29 @@ impl Cursor {
         Cursor {
             last_id: "$".into(),
             connection: None,
+        }
+    }
+
+    /// Starts after the newest event already in the stream: take it *before* building anything
+    /// from the databases, so the changes made meanwhile are applied again, not missed. Without
+    /// Redis, it starts with the events published from when the stream is reachable.
+    pub async fn at_latest(state: &AppState) -> Self {
+        let key = stream_key(&state.redis);
+        let mut connection = state.redis.connection();
+        let newest: Result<StreamRangeReply, _> =
+            redis::AsyncCommands::xrevrange_count(&mut connection, &key, "+", "-", 1).await;
+        match newest {
+            Ok(reply) => Cursor {
+                last_id: reply
+                    .ids
+                    .first()
+                    .map_or_else(|| "0-0".to_owned(), |entry| entry.id.clone()),
+                connection: None,
+            },
+            Err(error) => {
+                tracing::warn!(%error, "event stream unreachable; following it from when it is");
+                Cursor::from_now()
+            }
         }
     }
 

@@ -8,6 +8,7 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{ParamSegment, SsrMode, StaticSegment};
 
 use crate::catalog::views::{CategoryPage, HomePage, ItemPage};
+use crate::search::views::SearchPage;
 use layout::{Footer, Header, NotFound};
 
 /// The HTML document around the app, rendered on the server only.
@@ -51,6 +52,7 @@ pub fn App() -> impl IntoView {
                     // Async: the status (404 for an unknown item) is known before the first byte.
                     <Route path=(StaticSegment("categories"), ParamSegment("slug")) view=CategoryPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("items"), ParamSegment("id")) view=ItemPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("search") view=SearchPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
             <Footer/>

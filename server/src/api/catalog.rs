@@ -8,6 +8,7 @@ use app::catalog::model::{
 };
 use app::catalog::service;
 use app::error::AppError;
+use app::search::model::{SearchParams, SearchResults};
 use app::shard::id::ItemId;
 use app::state::AppState;
 use axum::Json;
@@ -166,6 +167,17 @@ pub async fn create_item(
 ) -> Result<impl axum::response::IntoResponse, AppError> {
     let item = service::create_item(&state, &input).await?;
     Ok(created(format!("/api/v1/items/{}", item.id), item))
+}
+
+/// Searches the catalog: words (typos forgiven) in names and descriptions, filters, sorting and
+/// paging; with the number of matches per category.
+#[utoipa::path(get, path = "/api/v1/search", tag = "catalog", params(SearchParams),
+    responses((status = 200, body = SearchResults), (status = 422, body = ErrorBody)))]
+pub async fn search(
+    State(state): State<AppState>,
+    ApiQuery(params): ApiQuery<SearchParams>,
+) -> Result<Json<SearchResults>, AppError> {
+    Ok(Json(app::search::service::search(&state, &params).await?))
 }
 
 /// One item.

@@ -54,6 +54,7 @@ impl Modify for AdminTokenScheme {
         catalog::delete_item,
         catalog::change_stock,
         catalog::list_stock_movements,
+        catalog::search,
     ),
     components(schemas(ErrorBody)),
     modifiers(&AdminTokenScheme),
@@ -79,6 +80,7 @@ pub fn router(body_limit_bytes: usize) -> Router<AppState> {
         )
         .route("/categories/{id}/items", get(catalog::list_category_items))
         .route("/items", axum::routing::post(catalog::create_item))
+        .route("/search", get(catalog::search))
         .route(
             "/items/{id}",
             get(catalog::get_item)

@@ -6,4 +6,5 @@ mod helpers;
 mod catalog;
 mod health;
 mod pages;
+mod search;
 mod shards;
