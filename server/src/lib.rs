@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod audit;
+pub mod bench;
 pub mod config;
 pub mod http;
 pub mod jobs;

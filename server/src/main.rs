@@ -46,6 +46,18 @@ enum Command {
     },
     /// Check the invariants on the live data; exit status 1 when one is broken.
     Audit,
+    /// Measure search and item pages on a fresh catalog of its own (databases created and dropped).
+    BenchCatalog {
+        /// Catalog size.
+        #[arg(long, default_value_t = 10_000)]
+        items: u64,
+        /// Concurrent clients.
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        /// Seconds per phase.
+        #[arg(long, default_value_t = 10)]
+        duration_s: u64,
+    },
     /// Drop every database of the configured prefix (ALL ITS DATA) and create them empty.
     Reset {
         /// Required: this deletes data.
@@ -105,6 +117,18 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             let report = server::audit::run(&settings).await?;
             println!("{report}");
             anyhow::ensure!(report.is_clean(), "the audit found broken invariants");
+        }
+        Command::BenchCatalog {
+            items,
+            concurrency,
+            duration_s,
+        } => {
+            let options = server::bench::BenchOptions {
+                items,
+                concurrency: concurrency.max(1),
+                duration: std::time::Duration::from_secs(duration_s.max(1)),
+            };
+            server::bench::run(&settings, options).await?;
         }
         Command::Reset { yes } => {
             anyhow::ensure!(yes, "reset deletes every database of the prefix: add --yes");

@@ -11,7 +11,7 @@ use super::server_fns::search_items;
 use crate::catalog::views::{ErrorNote, ItemGrid, pager};
 
 /// Percent-encodes a query-string value.
-fn encode(value: &str) -> String {
+pub fn encode(value: &str) -> String {
     let mut encoded = String::with_capacity(value.len());
     for byte in value.bytes() {
         match byte {

@@ -3,6 +3,7 @@
 
 mod health;
 mod images;
+mod same_origin;
 
 use std::time::Duration;
 
@@ -35,6 +36,7 @@ pub fn router(state: AppState, settings: &HttpSettings) -> Router {
         .merge(crate::api::router(settings.body_limit_bytes))
         .merge(pages)
         .with_state(state)
+        .layer(axum::middleware::from_fn(same_origin::same_origin_only))
         .layer(security_header("x-content-type-options", "nosniff"))
         .layer(security_header("x-frame-options", "DENY"))
         .layer(security_header(

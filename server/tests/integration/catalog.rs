@@ -495,3 +495,104 @@ async fn the_demo_catalog_spreads_over_every_shard_and_its_ledger_is_clean() {
     assert!(audit.is_clean(), "{audit}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_state_changing_request_from_another_site_is_refused() {
+    let app = spawn_app().await;
+    let forged = app
+        .admin(Method::POST, "/api/v1/categories")
+        .header("origin", "http://evil.example")
+        .json(&json!({"name": "Forged"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+    let cross_site_form = app
+        .client
+        .post(app.url("/api/admin/create-category"))
+        .header("sec-fetch-site", "cross-site")
+        .form(&[("name", "Forged")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross_site_form.status(), 403);
+    let same_origin = app
+        .admin(Method::POST, "/api/v1/categories")
+        .header("origin", format!("http://{}", app.addr))
+        .json(&json!({"name": "Genuine"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(same_origin.status(), 201);
+    let (_, categories) = app.get_json("/api/v1/categories").await;
+    assert_eq!(categories.as_array().unwrap().len(), 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_admin_console_needs_a_session_started_with_the_admin_token() {
+    let app = spawn_app().await;
+    let page = app.get("/admin/items").await;
+    assert_eq!(page.status(), 401);
+    assert!(page.text().await.unwrap().contains("Sign in"));
+
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let wrong = client
+        .post(app.url("/api/admin/sign-in"))
+        .form(&[("token", "wrong-token-wrong-token-wrong")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 422);
+    let signed_in = client
+        .post(app.url("/api/admin/sign-in"))
+        .form(&[("token", crate::helpers::ADMIN_TOKEN)])
+        .send()
+        .await
+        .unwrap();
+    assert!(signed_in.status().is_success(), "{}", signed_in.status());
+    let cookie = signed_in.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    assert!(
+        !cookie.contains(crate::helpers::ADMIN_TOKEN),
+        "the token never goes into the cookie"
+    );
+
+    let created = client
+        .post(app.url("/api/admin/create-category"))
+        .form(&[("name", "Consoles")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 200);
+    let console = client
+        .get(app.url("/admin/categories"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(console.status(), 200);
+    assert!(console.text().await.unwrap().contains("Consoles"));
+
+    client
+        .post(app.url("/api/admin/sign-out"))
+        .send()
+        .await
+        .unwrap();
+    let after = client
+        .get(app.url("/admin/categories"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.status(), 401);
+    app.stop().await;
+}

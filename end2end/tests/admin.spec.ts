@@ -1,0 +1,49 @@
+import { expect, test } from "@playwright/test";
+
+const adminToken = process.env.SURGE_E2E_ADMIN_TOKEN ?? "";
+
+test("the admin console asks for the admin token and refuses a wrong one", async ({ page }) => {
+  const response = await page.goto("/admin/items");
+  expect(response?.status()).toBe(401);
+  await page.getByRole("link", { name: "Sign in" }).click();
+  await page.getByLabel("Admin token").fill("not-the-token-not-the-token");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByText("this is not the admin token")).toBeVisible();
+});
+
+test("an admin creates an item and a customer finds it by a misspelled word", async ({ page, browser }) => {
+  await page.goto("/admin/login");
+  await page.getByLabel("Admin token").fill(adminToken);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByRole("heading", { name: "Items" })).toBeVisible();
+
+  await page.getByRole("link", { name: "New item" }).click();
+  await expect(page.getByRole("heading", { name: "New item" })).toBeVisible();
+  await page.getByLabel("Category").selectOption({ label: "Kitchen" });
+  await page.getByLabel("Name").fill("Zephyrine Waffle Maker");
+  await page.getByLabel("Description").fill("Crisp Belgian waffles in three minutes.");
+  await page.getByLabel("Price").fill("-3");
+  await page.getByLabel("Initial stock").fill("7");
+  await page.getByRole("button", { name: "Create item" }).click();
+  await expect(page.locator("#item-price-error")).toHaveText("must be more than zero");
+
+  await page.getByLabel("Price").fill("64.50");
+  await page.getByRole("button", { name: "Create item" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Zephyrine Waffle Maker" })).toBeVisible();
+  await expect(page.getByText("7 in stock")).toBeVisible();
+
+  // A customer, in a browser of their own, misspells both words.
+  const customer = await (await browser.newContext()).newPage();
+  await expect(async () => {
+    await customer.goto("/");
+    await customer.getByRole("searchbox", { name: "Search the shop" }).fill("zephyrin wafle");
+    await customer.getByRole("searchbox", { name: "Search the shop" }).press("Enter");
+    await expect(customer.getByText("Zephyrine Waffle Maker")).toBeVisible({ timeout: 1_000 });
+  }).toPass({ timeout: 10_000 });
+  await customer.getByRole("navigation", { name: "Categories" }).getByRole("link", { name: /Kitchen/ }).click();
+  await expect(customer).toHaveURL(/category=/);
+  await expect(customer.getByText("1 item", { exact: true })).toBeVisible();
+  await customer.getByRole("link", { name: /Zephyrine Waffle Maker/ }).click();
+  await expect(customer.getByRole("heading", { level: 1, name: "Zephyrine Waffle Maker" })).toBeVisible();
+  await expect(customer.getByText("64.50 EUR")).toBeVisible();
+});

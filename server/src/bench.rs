@@ -1,0 +1,210 @@
+//! `surge bench-catalog`: how fast search and item pages are, at a given catalog size.
+//!
+//! It creates databases of its own (a fresh prefix on the configured servers), seeds the demo
+//! catalog, starts a server in this process on a free loopback port, drives it with a fixed
+//! number of concurrent clients for a fixed time per phase, prints the figures, and drops its
+//! databases. Latency is measured per request from send to the last byte.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use app::catalog::repo;
+use app::shard::id::ItemId;
+use rand::Rng;
+
+use crate::config::Settings;
+use crate::startup::Application;
+
+/// What to measure.
+#[derive(Debug, Clone, Copy)]
+pub struct BenchOptions {
+    pub items: u64,
+    pub concurrency: usize,
+    pub duration: Duration,
+}
+
+/// Words a shopper types, some misspelled on purpose (fuzzy matching is the expensive part).
+const QUERIES: &[&str] = &[
+    "oled tv",
+    "headphones",
+    "hedphones",
+    "espresso machine",
+    "expresso",
+    "gaming laptop",
+    "running shoes",
+    "robot vacum",
+    "board game",
+    "mirrorless camera",
+    "winter jacket",
+    "air fryer",
+    "smartphone pro",
+    "lumina",
+    "cookbook",
+    "tent",
+];
+
+/// The figures of one phase.
+struct Figures {
+    requests: usize,
+    errors: usize,
+    elapsed: Duration,
+    latencies: Vec<Duration>,
+}
+
+impl Figures {
+    fn percentile(&self, p: f64) -> Duration {
+        if self.latencies.is_empty() {
+            return Duration::ZERO;
+        }
+        let rank = ((self.latencies.len() as f64 - 1.0) * p).round() as usize;
+        self.latencies[rank.min(self.latencies.len() - 1)]
+    }
+
+    fn row(&self, name: &str, items: u64) -> String {
+        let per_second = self.requests as f64 / self.elapsed.as_secs_f64();
+        format!(
+            "| {name} | {items} | {per_second:.0} | {:.1} | {:.1} | {:.1} | {} |",
+            self.percentile(0.50).as_secs_f64() * 1000.0,
+            self.percentile(0.99).as_secs_f64() * 1000.0,
+            self.latencies
+                .last()
+                .copied()
+                .unwrap_or_default()
+                .as_secs_f64()
+                * 1000.0,
+            self.errors
+        )
+    }
+}
+
+/// Runs `concurrency` clients that each send `next()`'s request until `duration` is over.
+async fn drive(
+    options: BenchOptions,
+    client: reqwest::Client,
+    urls: impl Fn(&mut rand::rngs::ThreadRng) -> String + Clone + Send + 'static,
+) -> Figures {
+    let started = Instant::now();
+    let deadline = started + options.duration;
+    let workers = (0..options.concurrency)
+        .map(|_| {
+            let client = client.clone();
+            let urls = urls.clone();
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let mut errors = 0;
+                while Instant::now() < deadline {
+                    let url = urls(&mut rand::rng());
+                    let sent = Instant::now();
+                    let ok = match client.get(&url).send().await {
+                        Ok(response) => {
+                            let success = response.status().is_success();
+                            success && response.bytes().await.is_ok()
+                        }
+                        Err(_) => false,
+                    };
+                    latencies.push(sent.elapsed());
+                    if !ok {
+                        errors += 1;
+                    }
+                }
+                (latencies, errors)
+            })
+        })
+        .collect::<Vec<_>>();
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    for worker in workers {
+        if let Ok((found, failed)) = worker.await {
+            latencies.extend(found);
+            errors += failed;
+        }
+    }
+    latencies.sort_unstable();
+    Figures {
+        requests: latencies.len(),
+        errors,
+        elapsed: started.elapsed(),
+        latencies,
+    }
+}
+
+/// Seeds, serves, measures, cleans up; prints a Markdown table.
+pub async fn run(settings: &Settings, options: BenchOptions) -> anyhow::Result<()> {
+    let mut settings = settings.clone();
+    let unique: u32 = rand::random();
+    settings.database.prefix = format!("bench{unique:08x}");
+    settings.redis.key_prefix = settings.database.prefix.clone();
+    settings.http.addr = SocketAddr::from(([127, 0, 0, 1], 0));
+    let result = measure(&settings, options).await;
+    let topology = settings.topology()?;
+    app::shard::migrate::drop_all(&topology).await?;
+    let redis = app::redis_store::Redis::connect_lazy(&settings.redis)?;
+    redis.delete_all_keys().await?;
+    result
+}
+
+async fn measure(settings: &Settings, options: BenchOptions) -> anyhow::Result<()> {
+    app::shard::migrate::migrate_all(&settings.topology()?).await?;
+    let seeding = crate::startup::connect(settings, SocketAddr::from(([127, 0, 0, 1], 0)))?;
+    eprintln!("seeding {} items…", options.items);
+    app::catalog::seed::seed(&seeding, options.items, 2026, |_| {}).await?;
+    let mut ids: Vec<ItemId> = Vec::new();
+    for (shard, database) in seeding.shards.shards() {
+        let mut connection = database.acquire().await?;
+        let items = repo::items_after(&mut connection, shard, 0, 2_000).await?;
+        ids.extend(items.into_iter().map(|item| item.id));
+    }
+    seeding.shards.close().await;
+    anyhow::ensure!(!ids.is_empty(), "no items were seeded");
+
+    eprintln!("starting the server (the index is built at start)…");
+    let built = Instant::now();
+    let application = Application::build(settings, false).await?;
+    let index_build = built.elapsed();
+    let addr = application.addr()?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(application.serve(async {
+        let _ = stopped.await;
+    }));
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(options.concurrency)
+        .timeout(Duration::from_secs(10))
+        .build()?;
+
+    eprintln!(
+        "search: {} clients for {:?}…",
+        options.concurrency, options.duration
+    );
+    let search = drive(options, client.clone(), move |rng| {
+        let words = QUERIES[rng.random_range(0..QUERIES.len())].replace(' ', "+");
+        format!("http://{addr}/api/v1/search?q={words}")
+    })
+    .await;
+    eprintln!(
+        "item pages: {} clients for {:?}…",
+        options.concurrency, options.duration
+    );
+    let pages = drive(options, client, move |rng| {
+        let id = ids[rng.random_range(0..ids.len())];
+        format!("http://{addr}/items/{id}")
+    })
+    .await;
+    let _ = stop.send(());
+    let _ = server.await;
+
+    println!(
+        "index built from the shards in {:.2} s at start\n",
+        index_build.as_secs_f64()
+    );
+    println!("| what | items | requests/s | p50 ms | p99 ms | max ms | errors |");
+    println!("|---|---|---|---|---|---|---|");
+    println!(
+        "{}",
+        search.row("search (`GET /api/v1/search`)", options.items)
+    );
+    println!(
+        "{}",
+        pages.row("item page (`GET /items/{id}`, SSR)", options.items)
+    );
+    Ok(())
+}
