@@ -111,7 +111,7 @@ impl Default for Settings {
             redis: RedisSettings::local(LOCAL_REDIS_PORT),
             admin: AdminSettings { token: None },
             log: LogSettings {
-                filter: "info".into(),
+                filter: "info,tantivy=warn".into(),
                 json: false,
             },
         }
