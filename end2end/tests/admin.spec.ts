@@ -47,3 +47,23 @@ test("an admin creates an item and a customer finds it by a misspelled word", as
   await expect(customer.getByRole("heading", { level: 1, name: "Zephyrine Waffle Maker" })).toBeVisible();
   await expect(customer.getByText("64.50 EUR")).toBeVisible();
 });
+
+test.describe("without JavaScript", () => {
+  test.use({ javaScriptEnabled: false });
+
+  test("the admin's basic forms work as plain HTML forms", async ({ page }) => {
+    await page.goto("/admin/login");
+    await page.getByLabel("Admin token").fill(adminToken);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await expect(page.getByRole("heading", { name: "Items" })).toBeVisible();
+
+    await page.goto("/admin/items/new");
+    await page.getByLabel("Category").selectOption({ label: "Toys" });
+    await page.getByLabel("Name").fill("Plain Form Kite");
+    await page.getByLabel("Price").fill("12.00");
+    await page.getByLabel("Initial stock").fill("4");
+    await page.getByRole("button", { name: "Create item" }).click();
+    await expect(page.getByRole("heading", { level: 1, name: "Plain Form Kite" })).toBeVisible();
+    await expect(page.getByText("4 in stock")).toBeVisible();
+  });
+});

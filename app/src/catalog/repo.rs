@@ -9,6 +9,7 @@ use sqlx::MySqlConnection;
 use super::model::{
     Category, CategoryId, Item, ItemSort, NewCategory, NewItem, StockCause, StockMovement,
 };
+use crate::money::Currency;
 use crate::shard::ShardId;
 use crate::shard::id::ItemId;
 
@@ -114,13 +115,17 @@ const ITEM_COLUMNS: &str =
 
 impl ItemRow {
     fn into_item(self, shard: ShardId) -> Result<Item, sqlx::Error> {
+        let currency: Currency = self.currency.parse().map_err(decode_error)?;
+        // The currency's decimal places: "506.00" for euros, as a shop writes it.
+        let mut price = self.price.round_dp(currency.minor_units());
+        price.rescale(currency.minor_units());
         Ok(Item {
             id: ItemId::new(shard, self.id).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
             category_id: CategoryId(self.category_id),
             name: self.name,
             description: self.description,
-            price: self.price.normalize(),
-            currency: self.currency.parse().map_err(decode_error)?,
+            price,
+            currency,
             stock: u32::try_from(self.stock).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
             location: self.location,
             created_at: self.created_at.and_utc(),

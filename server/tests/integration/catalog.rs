@@ -273,11 +273,11 @@ async fn a_patch_changes_only_what_it_names_and_a_deleted_item_is_gone() {
         .admin_json(Method::PATCH, &path, json!({"price": "19.50"}))
         .await;
     assert_eq!(status, 200, "{patched}");
-    assert_eq!(patched["price"], "19.5");
+    assert_eq!(patched["price"], "19.50");
     assert_eq!(patched["name"], "Atlas of Islands");
     assert_eq!(patched["stock"], 4);
     let (_, read) = app.get_json(&path).await;
-    assert_eq!(read["price"], "19.5", "the cached copy was dropped");
+    assert_eq!(read["price"], "19.50", "the cached copy was dropped");
 
     let (status, unknown) = app
         .admin_json(Method::PATCH, &path, json!({"stock": 100}))
