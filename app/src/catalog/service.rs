@@ -9,6 +9,7 @@
 
 use chrono::{DateTime, SubsecRound, Utc};
 use sqlx::error::ErrorKind;
+use sqlx::{MySql, Transaction};
 
 use super::cache;
 use super::model::{
@@ -166,6 +167,31 @@ pub async fn rename_category(
     Ok(category)
 }
 
+/// The end of every item write: records the item's event, reads the item back as committed, and
+/// commits, so the change, its event and the answer are one.
+async fn commit_item_change(
+    mut tx: Transaction<'static, MySql>,
+    shard: &Database,
+    id: ItemId,
+    category_id: CategoryId,
+) -> Result<Item, AppError> {
+    events::record(
+        &mut tx,
+        &Event::ItemChanged {
+            item_id: id,
+            category_id,
+        },
+    )
+    .await
+    .map_err(db(shard))?;
+    let item = repo::get_item(&mut tx, id)
+        .await
+        .map_err(db(shard))?
+        .ok_or_else(|| AppError::not_found("item"))?;
+    tx.commit().await.map_err(db(shard))?;
+    Ok(item)
+}
+
 /// Creates an item on its category's shard, with its initial stock in the ledger.
 pub async fn create_item(state: &AppState, input: &ItemInput) -> Result<Item, AppError> {
     let new = input.parse()?;
@@ -194,20 +220,7 @@ pub async fn create_item(state: &AppState, input: &ItemInput) -> Result<Item, Ap
     )
     .await
     .map_err(db(shard))?;
-    events::record(
-        &mut tx,
-        &Event::ItemChanged {
-            item_id: id,
-            category_id: category.id,
-        },
-    )
-    .await
-    .map_err(db(shard))?;
-    let item = repo::get_item(&mut tx, id)
-        .await
-        .map_err(db(shard))?
-        .ok_or_else(|| AppError::internal("a created item vanished"))?;
-    tx.commit().await.map_err(db(shard))?;
+    let item = commit_item_change(tx, shard, id, category.id).await?;
     tracing::info!(item_id = %id, shard = %category.shard, "item created");
     Ok(item)
 }
@@ -245,20 +258,7 @@ pub async fn update_item(
     repo::update_item(&mut tx, &updated, now())
         .await
         .map_err(db(shard))?;
-    events::record(
-        &mut tx,
-        &Event::ItemChanged {
-            item_id: id,
-            category_id: current.category_id,
-        },
-    )
-    .await
-    .map_err(db(shard))?;
-    let item = repo::get_item(&mut tx, id)
-        .await
-        .map_err(db(shard))?
-        .ok_or_else(|| AppError::not_found("item"))?;
-    tx.commit().await.map_err(db(shard))?;
+    let item = commit_item_change(tx, shard, id, current.category_id).await?;
     cache::forget_item(&state.redis, &id).await;
     Ok(item)
 }
@@ -342,23 +342,9 @@ pub async fn change_stock(
     let movement_id = repo::insert_movement(&mut tx, id, delta, level, cause, &reason, now)
         .await
         .map_err(db(shard))?;
-    events::record(
-        &mut tx,
-        &Event::ItemChanged {
-            item_id: id,
-            category_id: current.category_id,
-        },
-    )
-    .await
-    .map_err(db(shard))?;
-    tx.commit().await.map_err(db(shard))?;
+    let item = commit_item_change(tx, shard, id, current.category_id).await?;
     cache::forget_item(&state.redis, &id).await;
     tracing::info!(item_id = %id, delta, stock = level, cause = cause.as_str(), "stock changed");
-    let item = Item {
-        stock: level,
-        updated_at: now,
-        ..current
-    };
     let movement = StockMovement {
         id: movement_id,
         delta,
