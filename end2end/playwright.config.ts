@@ -5,9 +5,9 @@ import { defineConfig } from "@playwright/test";
 // its own fresh databases (scripts/e2e-server.sh), never the one `make run` serves.
 const port = Number(process.env.SURGE_E2E_PORT ?? 3100);
 const baseURL = `http://127.0.0.1:${port}`;
-// A fresh admin token for each run, shared by the server and the tests (through the environment:
-// the config is loaded again in every worker, so it is generated only once).
-process.env.SURGE_E2E_ADMIN_TOKEN ??= randomBytes(24).toString("hex");
+// A fresh admin password for each run, shared by the server and the tests (through the
+// environment: the config is loaded again in every worker, so it is generated only once).
+process.env.SURGE_E2E_ADMIN_PASSWORD ??= randomBytes(18).toString("hex");
 
 export default defineConfig({
   testDir: "./tests",
@@ -43,6 +43,6 @@ export default defineConfig({
     timeout: 120_000,
     stdout: "pipe",
     stderr: "pipe",
-    env: { SURGE_E2E_PORT: String(port), SURGE_E2E_ADMIN_TOKEN: process.env.SURGE_E2E_ADMIN_TOKEN },
+    env: { SURGE_E2E_PORT: String(port), SURGE_E2E_ADMIN_PASSWORD: process.env.SURGE_E2E_ADMIN_PASSWORD },
   },
 });

@@ -12,8 +12,10 @@ export SURGE_HTTP__ADDR=127.0.0.1:${SURGE_E2E_PORT:-3100}
 export SURGE_DATABASE__PREFIX=surge_e2e
 export SURGE_REDIS__KEY_PREFIX=surge_e2e
 export SURGE_SITE__ROOT=$SURGE_ROOT/target/site
-# The tests' admin token comes from playwright.config.ts, fresh for every run.
-export SURGE_ADMIN__TOKEN=${SURGE_E2E_ADMIN_TOKEN:?playwright.config.ts sets SURGE_E2E_ADMIN_TOKEN}
+# The admin's password comes from playwright.config.ts, fresh for every run.
 "$binary" reset --yes
+SURGE_ADMIN_PASSWORD=${SURGE_E2E_ADMIN_PASSWORD:?playwright.config.ts sets SURGE_E2E_ADMIN_PASSWORD} \
+  "$binary" admin create --username admin --email admin@surge.localhost --phone +10000000000 \
+  --display-name "Shop admin"
 "$binary" seed --items 240
 exec "$binary" serve

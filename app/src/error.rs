@@ -29,11 +29,14 @@ pub enum AppError {
     #[error("the request body is too large: {message}")]
     PayloadTooLarge { message: String },
     /// The caller must authenticate first.
-    #[error("authentication required: {message}")]
+    #[error("{message}")]
     Unauthorized { message: String },
     /// The caller is known but may not do this.
-    #[error("forbidden: {message}")]
+    #[error("{message}")]
     Forbidden { message: String },
+    /// Too many requests of this kind: try again after `retry_after_s` seconds.
+    #[error("too many attempts: try again in {retry_after_s} seconds")]
+    RateLimited { retry_after_s: u64 },
     /// The request conflicts with the current state (a duplicate name, too little stock).
     #[error("{message}")]
     Conflict {
@@ -90,6 +93,7 @@ impl AppError {
             AppError::NotFound { .. } => 404,
             AppError::Conflict { .. } => 409,
             AppError::PayloadTooLarge { .. } => 413,
+            AppError::RateLimited { .. } => 429,
             AppError::Validation { .. } => 422,
             AppError::Unavailable { .. } => 503,
             AppError::Internal { .. } => 500,
@@ -143,7 +147,22 @@ mod server {
             if let Some(object) = body.as_object_mut() {
                 object.insert("message".into(), message.into());
             }
-            (status, axum::Json(body)).into_response()
+            let mut response = (status, axum::Json(body)).into_response();
+            match self {
+                AppError::RateLimited { retry_after_s } => {
+                    response
+                        .headers_mut()
+                        .insert(http::header::RETRY_AFTER, retry_after_s.into());
+                }
+                AppError::Unauthorized { .. } => {
+                    response.headers_mut().insert(
+                        http::header::WWW_AUTHENTICATE,
+                        http::HeaderValue::from_static("Bearer"),
+                    );
+                }
+                _ => {}
+            }
+            response
         }
     }
 
@@ -155,6 +174,9 @@ mod server {
                 http::StatusCode::from_u16(error.status_code())
                     .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR),
             );
+            if let AppError::RateLimited { retry_after_s } = &error {
+                options.insert_header(http::header::RETRY_AFTER, (*retry_after_s).into());
+            }
         }
         error
     }

@@ -6,6 +6,7 @@
 //! Redis, the services that hold the rules) sits behind the `ssr` feature, so the WASM bundle never
 //! contains it.
 
+pub mod accounts;
 pub mod admin;
 pub mod catalog;
 pub mod error;
@@ -17,6 +18,8 @@ pub mod ui;
 
 #[cfg(feature = "ssr")]
 pub mod events;
+#[cfg(feature = "ssr")]
+pub mod rate_limit;
 #[cfg(feature = "ssr")]
 pub mod redis_store;
 #[cfg(feature = "ssr")]

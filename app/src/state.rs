@@ -5,7 +5,6 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 
-use crate::admin::gate::AdminToken;
 use crate::error::AppError;
 use crate::redis_store::Redis;
 use crate::search::engine::SearchEngine;
@@ -19,8 +18,6 @@ pub struct AppState {
     pub redis: Redis,
     /// This copy's search index.
     pub search: Arc<dyn SearchEngine>,
-    /// The admin token; `None` refuses every admin operation.
-    pub admin_token: Option<AdminToken>,
 }
 
 /// The state, inside a server function or a server-side render.

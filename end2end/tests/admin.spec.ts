@@ -1,20 +1,18 @@
 import { expect, test } from "@playwright/test";
+import { adminPassword, signIn } from "./helpers";
 
-const adminToken = process.env.SURGE_E2E_ADMIN_TOKEN ?? "";
-
-test("the admin console asks for the admin token and refuses a wrong one", async ({ page }) => {
+test("the admin console sends a visitor to sign in, and a wrong password is refused", async ({ page }) => {
   const response = await page.goto("/admin/items");
   expect(response?.status()).toBe(401);
-  await page.getByRole("link", { name: "Sign in" }).click();
-  await page.getByLabel("Admin token").fill("not-the-token-not-the-token");
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page.getByText("this is not the admin token")).toBeVisible();
+  await expect(page.getByRole("main").getByRole("link", { name: "Sign in" })).toHaveAttribute("href", "/login");
+  await signIn(page, "admin", "not the password");
+  await expect(page.getByRole("alert").filter({ hasText: "wrong username or password" })).toBeVisible();
 });
 
 test("an admin creates an item and a customer finds it by a misspelled word", async ({ page, browser }) => {
-  await page.goto("/admin/login");
-  await page.getByLabel("Admin token").fill(adminToken);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await signIn(page, "admin", adminPassword);
+  await expect(page).toHaveURL(/\/account$/);
+  await page.goto("/admin/items");
   await expect(page.getByRole("heading", { name: "Items" })).toBeVisible();
 
   await page.getByRole("link", { name: "New item" }).click();
@@ -52,10 +50,11 @@ test.describe("without JavaScript", () => {
   test.use({ javaScriptEnabled: false });
 
   test("the admin's basic forms work as plain HTML forms", async ({ page }) => {
-    await page.goto("/admin/login");
-    await page.getByLabel("Admin token").fill(adminToken);
+    await page.goto("/login");
+    await page.getByLabel("Username").fill("admin");
+    await page.getByLabel("Password").fill(adminPassword);
     await page.getByRole("button", { name: "Sign in" }).click();
-    await expect(page.getByRole("heading", { name: "Items" })).toBeVisible();
+    await expect(page.getByRole("heading", { name: "Hello, Shop admin" })).toBeVisible();
 
     await page.goto("/admin/items/new");
     await page.getByLabel("Category").selectOption({ label: "Toys" });

@@ -1,6 +1,5 @@
 import { expect, test } from "@playwright/test";
-
-const adminToken = process.env.SURGE_E2E_ADMIN_TOKEN ?? "";
+import { adminToken } from "./helpers";
 
 test("a customer browses a category, opens an item and sees its stock change live", async ({ page, request }) => {
   await page.goto("/");
@@ -22,7 +21,7 @@ test("a customer browses a category, opens an item and sees its stock change liv
   await expect(page.locator("html")).toHaveAttribute("data-hydrated", "true");
   const id = page.url().split("/items/")[1];
   const change = await request.post(`/api/v1/items/${id}/stock-movements`, {
-    headers: { authorization: `Bearer ${adminToken}` },
+    headers: { authorization: `Bearer ${await adminToken(request)}` },
     data: { kind: "set", quantity: 2, reason: "end-to-end test" },
   });
   expect(change.status()).toBe(201);

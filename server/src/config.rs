@@ -9,7 +9,6 @@
 use std::net::SocketAddr;
 use std::path::Path;
 
-use app::admin::gate::AdminToken;
 use app::redis_store::RedisSettings;
 use app::shard::topology::{DatabaseSettings, Topology, TopologyError};
 use figment::Figment;
@@ -28,39 +27,7 @@ pub struct Settings {
     pub site: SiteSettings,
     pub database: DatabaseSettings,
     pub redis: RedisSettings,
-    pub admin: AdminSettings,
     pub log: LogSettings,
-}
-
-/// A secret setting: it never appears in logs or debug output.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(secret: impl Into<String>) -> Self {
-        Secret(secret.into())
-    }
-
-    /// The secret itself, for the one place that uses it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
-
-/// Administration.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AdminSettings {
-    /// The token admin requests present as `Authorization: Bearer <token>` (at least 24
-    /// characters); without one, every admin operation is refused. Set it in the environment
-    /// (`SURGE_ADMIN__TOKEN`), never in a file under version control.
-    pub token: Option<Secret>,
 }
 
 /// The HTTP listener.
@@ -109,7 +76,6 @@ impl Default for Settings {
             },
             database: DatabaseSettings::local(LOCAL_MARIADB_PORT),
             redis: RedisSettings::local(LOCAL_REDIS_PORT),
-            admin: AdminSettings { token: None },
             log: LogSettings {
                 filter: "info,tantivy=warn".into(),
                 json: false,
@@ -125,8 +91,6 @@ pub enum ConfigError {
     Read(#[from] Box<figment::Error>),
     #[error("configuration: shard map: {0}")]
     Topology(#[from] TopologyError),
-    #[error("configuration: admin.token: {0}")]
-    AdminToken(String),
 }
 
 impl Settings {
@@ -140,15 +104,6 @@ impl Settings {
             .merge(Env::prefixed("SURGE_").split("__"))
             .extract()
             .map_err(|e| ConfigError::Read(Box::new(e)))
-    }
-
-    /// The validated admin token, if one is configured.
-    pub fn admin_token(&self) -> Result<Option<AdminToken>, ConfigError> {
-        self.admin
-            .token
-            .as_ref()
-            .map(|token| AdminToken::new(token.expose()).map_err(ConfigError::AdminToken))
-            .transpose()
     }
 
     /// The validated shard map with its pool sizes.

@@ -3,6 +3,7 @@
 //! `main.rs` only parses the command line; everything here is a library so the integration tests
 //! start the very same server ([`startup::Application`]) on a free port.
 
+pub mod admin;
 pub mod api;
 pub mod audit;
 pub mod bench;

@@ -46,6 +46,9 @@ enum Command {
     },
     /// Check the invariants on the live data; exit status 1 when one is broken.
     Audit,
+    /// Administer accounts.
+    #[command(subcommand)]
+    Admin(AdminCommand),
     /// Measure search and item pages on a fresh catalog of its own (databases created and dropped).
     BenchCatalog {
         /// Catalog size.
@@ -63,6 +66,25 @@ enum Command {
         /// Required: this deletes data.
         #[arg(long)]
         yes: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create an admin account (the first one; later ones can be promoted in the console). The
+    /// password is read from SURGE_ADMIN_PASSWORD, or else from the first line of standard input.
+    Create {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        phone: String,
+        #[arg(long)]
+        display_name: String,
+        /// Succeed without doing anything when the username already exists.
+        #[arg(long)]
+        if_missing: bool,
     },
 }
 
@@ -113,6 +135,31 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             if_empty,
             seed,
         } => server::seed::run(&settings, items, if_empty, seed).await?,
+        Command::Admin(AdminCommand::Create {
+            username,
+            email,
+            phone,
+            display_name,
+            if_missing,
+        }) => {
+            let password = match std::env::var("SURGE_ADMIN_PASSWORD") {
+                Ok(password) => password,
+                Err(_) => {
+                    let mut line = String::new();
+                    std::io::stdin().read_line(&mut line)?;
+                    line.trim_end_matches(['\r', '\n']).to_owned()
+                }
+            };
+            let input = app::accounts::model::RegisterInput {
+                username,
+                email,
+                phone,
+                display_name,
+                timezone: String::new(),
+                password,
+            };
+            server::admin::create(&settings, input, if_missing).await?;
+        }
         Command::Audit => {
             let report = server::audit::run(&settings).await?;
             println!("{report}");

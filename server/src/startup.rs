@@ -71,7 +71,9 @@ impl Application {
             events,
         } = self;
         let jobs = jobs::spawn(&state, events);
-        let result = axum::serve(listener, router)
+        // The peer address reaches handlers (rate limits per client address).
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        let result = axum::serve(listener, service)
             .with_graceful_shutdown(shutdown)
             .await;
         for job in jobs {
@@ -98,7 +100,6 @@ pub fn connect(settings: &Settings, addr: SocketAddr) -> anyhow::Result<AppState
         shards: ShardRouter::connect_lazy(&topology)?,
         redis: Redis::connect_lazy(&settings.redis)?,
         search: Arc::new(TantivyEngine::new()?),
-        admin_token: settings.admin_token()?,
     })
 }
 

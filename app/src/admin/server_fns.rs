@@ -18,33 +18,27 @@ pub struct AdminItemView {
 }
 
 #[cfg(feature = "ssr")]
-mod ssr {
+pub(crate) mod ssr {
     use http::request::Parts;
     use rust_decimal::Decimal;
 
-    use crate::admin::session;
     use crate::catalog::model::CategoryId;
     use crate::error::AppError;
     use crate::shard::id::ItemId;
     use crate::state::{AppState, use_app_state};
 
-    /// The shared state, once the request's admin session checks out.
+    /// The shared state, once the request's session turns out to be an admin's.
     pub async fn admin_state() -> Result<AppState, AppError> {
         let state = use_app_state()?;
         let parts = request_parts()?;
-        session::require(&state, &parts).await?;
+        crate::accounts::service::require_admin(&state, &parts).await?;
         Ok(state)
     }
 
+    /// The request a server function answers.
     pub fn request_parts() -> Result<Parts, AppError> {
         leptos::prelude::use_context::<Parts>()
             .ok_or_else(|| AppError::internal("request parts missing from the Leptos context"))
-    }
-
-    pub fn set_cookie(value: http::HeaderValue) {
-        if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
-            response.insert_header(http::header::SET_COOKIE, value);
-        }
     }
 
     pub fn parse_price(text: &str) -> Result<Decimal, AppError> {
@@ -68,33 +62,6 @@ mod ssr {
             .map(CategoryId)
             .map_err(|_| AppError::invalid("category_id", "choose a category"))
     }
-}
-
-/// Signs in with the admin token and goes to the items.
-#[server(endpoint = "admin/sign-in")]
-pub async fn admin_sign_in(token: String) -> Result<(), AppError> {
-    use crate::error::with_status;
-    let state = crate::state::use_app_state()?;
-    let parts = ssr::request_parts()?;
-    let cookie = crate::admin::session::sign_in(&state, &parts, &token)
-        .await
-        .map_err(with_status)?;
-    ssr::set_cookie(cookie);
-    leptos_axum::redirect("/admin/items");
-    Ok(())
-}
-
-/// Ends the admin session.
-#[server(endpoint = "admin/sign-out")]
-pub async fn admin_sign_out() -> Result<(), AppError> {
-    let state = crate::state::use_app_state()?;
-    let parts = ssr::request_parts()?;
-    let cookie = crate::admin::session::sign_out(&state, &parts)
-        .await
-        .map_err(crate::error::with_status)?;
-    ssr::set_cookie(cookie);
-    leptos_axum::redirect("/admin/login");
-    Ok(())
 }
 
 /// Every category, with its shard.

@@ -9,8 +9,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::server_fns::{
     AdminChangeStock, AdminCreateCategory, AdminCreateItem, AdminDeleteItem, AdminItemView,
-    AdminRenameCategory, AdminSignIn, AdminSignOut, AdminUpdateItem, admin_categories, admin_item,
-    admin_items,
+    AdminRenameCategory, AdminUpdateItem, admin_categories, admin_item, admin_items,
 };
 use crate::catalog::model::{Category, Item};
 use crate::catalog::views::pager;
@@ -19,7 +18,7 @@ use crate::money::{Currency, format_amount};
 use crate::search::model::SearchSort;
 
 /// The message for `field` in an action's last answer, if it was a validation error naming it.
-fn field_error<T>(result: Option<Result<T, AppError>>, field: &str) -> Option<String> {
+pub fn field_error<T>(result: Option<Result<T, AppError>>, field: &str) -> Option<String> {
     match result? {
         Err(AppError::Validation { fields }) => fields.get(field).map(|m| m.join("; ")),
         _ => None,
@@ -27,7 +26,7 @@ fn field_error<T>(result: Option<Result<T, AppError>>, field: &str) -> Option<St
 }
 
 /// An action's error that is not about one field (a conflict, a dead shard), for the form's top.
-fn form_error<T>(result: Option<Result<T, AppError>>) -> Option<String> {
+pub fn form_error<T>(result: Option<Result<T, AppError>>) -> Option<String> {
     match result? {
         Err(AppError::Validation { .. }) | Ok(_) => None,
         Err(error) => Some(error.to_string()),
@@ -36,57 +35,38 @@ fn form_error<T>(result: Option<Result<T, AppError>>) -> Option<String> {
 
 /// A field's error line, tied to the input by its id.
 #[component]
-fn FieldError(id: &'static str, message: Signal<Option<String>>) -> impl IntoView {
+pub fn FieldError(id: &'static str, message: Signal<Option<String>>) -> impl IntoView {
     view! {
         <p class="field-error" id=id role="alert">{move || message.get()}</p>
     }
 }
 
-/// Shown instead of a page when there is no admin session.
+/// Shown instead of a page to a visitor who is not signed in as an admin: a way to sign in, or
+/// the reason (403) for a customer.
 #[component]
-fn AdminError(error: AppError) -> impl IntoView {
+pub fn AdminError(error: AppError) -> impl IntoView {
     let sign_in = matches!(error, AppError::Unauthorized { .. });
     view! {
+        <Title text="Admin console — Surge"/>
         <section class="panel">
             <h1>"Admin console"</h1>
             <p class="error" role="alert">{error.to_string()}</p>
-            {sign_in.then(|| view! { <p><a href="/admin/login">"Sign in"</a></p> })}
+            {sign_in.then(|| view! { <p><a href="/login">"Sign in"</a></p> })}
         </section>
     }
 }
 
+/// The console's navigation.
 #[component]
-fn AdminNav() -> impl IntoView {
-    let sign_out = ServerAction::<AdminSignOut>::new();
+pub fn AdminNav() -> impl IntoView {
     view! {
         <nav class="admin-nav" aria-label="Admin">
             <strong>"Admin"</strong>
             <a href="/admin/items">"Items"</a>
             <a href="/admin/items/new">"New item"</a>
             <a href="/admin/categories">"Categories"</a>
-            <ActionForm action=sign_out>
-                <button type="submit" class="link-button">"Sign out"</button>
-            </ActionForm>
+            <a href="/admin/users">"Users"</a>
         </nav>
-    }
-}
-
-/// `/admin/login`.
-#[component]
-pub fn AdminLoginPage() -> impl IntoView {
-    let sign_in = ServerAction::<AdminSignIn>::new();
-    let token_error = Signal::derive(move || field_error(sign_in.value().get(), "token"));
-    view! {
-        <Title text="Admin sign-in — Surge"/>
-        <section class="panel narrow">
-            <h1>"Admin sign-in"</h1>
-            <ActionForm action=sign_in>
-                <label for="admin-token">"Admin token"</label>
-                <input id="admin-token" type="password" name="token" required autocomplete="current-password" aria-describedby="admin-token-error"/>
-                <FieldError id="admin-token-error" message=token_error/>
-                <button type="submit">"Sign in"</button>
-            </ActionForm>
-        </section>
     }
 }
 

@@ -3,6 +3,8 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
+use crate::accounts::views::AccountMenu;
+
 /// The storefront header: the shop's name, the search box and the cart link.
 #[component]
 pub fn Header() -> impl IntoView {
@@ -14,8 +16,9 @@ pub fn Header() -> impl IntoView {
                 <input id="search-q" type="search" name="q" placeholder="Search the shop" maxlength="200"/>
                 <button type="submit">"Search"</button>
             </form>
-            <nav aria-label="Account">
+            <nav class="account-nav" aria-label="Account">
                 <a class="cart-link" href="/cart">"Cart"</a>
+                <AccountMenu/>
             </nav>
         </header>
     }

@@ -7,9 +7,8 @@ use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{Redirect, Route, Router, Routes};
 use leptos_router::{ParamSegment, SsrMode, StaticSegment};
 
-use crate::admin::views::{
-    AdminCategoriesPage, AdminItemPage, AdminItemsPage, AdminLoginPage, AdminNewItemPage,
-};
+use crate::accounts::views::{AccountPage, AdminUsersPage, LoginPage, RegisterPage};
+use crate::admin::views::{AdminCategoriesPage, AdminItemPage, AdminItemsPage, AdminNewItemPage};
 use crate::catalog::views::{CategoryPage, HomePage, ItemPage};
 use crate::search::views::SearchPage;
 use layout::{Footer, Header, NotFound};
@@ -57,7 +56,10 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("items"), ParamSegment("id")) view=ItemPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("search") view=SearchPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("admin") view=|| view! { <Redirect path="/admin/items"/> }/>
-                    <Route path=(StaticSegment("admin"), StaticSegment("login")) view=AdminLoginPage/>
+                    <Route path=StaticSegment("login") view=LoginPage/>
+                    <Route path=StaticSegment("register") view=RegisterPage/>
+                    <Route path=StaticSegment("account") view=AccountPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("admin"), StaticSegment("users")) view=AdminUsersPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("admin"), StaticSegment("categories")) view=AdminCategoriesPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("admin"), StaticSegment("items")) view=AdminItemsPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("admin"), StaticSegment("items"), StaticSegment("new")) view=AdminNewItemPage ssr=SsrMode::Async/>

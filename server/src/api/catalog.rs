@@ -83,14 +83,14 @@ pub async fn list_categories(
 
 /// Creates a category on the least loaded shard.
 #[utoipa::path(post, path = "/api/v1/categories", tag = "catalog", request_body = CategoryInput,
-    security(("admin_token" = [])),
+    security(("session" = [])),
     responses(
         (status = 201, body = Category, headers(("Location" = String))),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 409, body = ErrorBody, description = "a category with this name exists"),
         (status = 422, body = ErrorBody)))]
 pub async fn create_category(
-    _: RequireAdmin,
+    _admin: RequireAdmin,
     State(state): State<AppState>,
     ApiJson(input): ApiJson<CategoryInput>,
 ) -> Result<impl axum::response::IntoResponse, AppError> {
@@ -116,11 +116,11 @@ pub async fn get_category(
 
 /// Renames a category.
 #[utoipa::path(patch, path = "/api/v1/categories/{id}", tag = "catalog", request_body = CategoryInput,
-    params(("id" = u64, Path)), security(("admin_token" = [])),
+    params(("id" = u64, Path)), security(("session" = [])),
     responses((status = 200, body = Category), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn rename_category(
-    _: RequireAdmin,
+    _admin: RequireAdmin,
     State(state): State<AppState>,
     Path(id): Path<String>,
     ApiJson(input): ApiJson<CategoryInput>,
@@ -155,13 +155,13 @@ pub async fn list_category_items(
 
 /// Creates an item in a category, with its initial stock in the ledger.
 #[utoipa::path(post, path = "/api/v1/items", tag = "catalog", request_body = ItemInput,
-    security(("admin_token" = [])),
+    security(("session" = [])),
     responses(
         (status = 201, body = Item, headers(("Location" = String))),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 422, body = ErrorBody, description = "a field is invalid; `fields` names it")))]
 pub async fn create_item(
-    _: RequireAdmin,
+    _admin: RequireAdmin,
     State(state): State<AppState>,
     ApiJson(input): ApiJson<ItemInput>,
 ) -> Result<impl axum::response::IntoResponse, AppError> {
@@ -194,11 +194,11 @@ pub async fn get_item(
 
 /// Changes the fields the body names (not the stock: see the stock movements).
 #[utoipa::path(patch, path = "/api/v1/items/{id}", tag = "catalog", request_body = ItemPatchInput,
-    params(("id" = String, Path)), security(("admin_token" = [])),
+    params(("id" = String, Path)), security(("session" = [])),
     responses((status = 200, body = Item), (status = 404, body = ErrorBody),
         (status = 422, body = ErrorBody)))]
 pub async fn update_item(
-    _: RequireAdmin,
+    _admin: RequireAdmin,
     State(state): State<AppState>,
     Path(id): Path<String>,
     ApiJson(input): ApiJson<ItemPatchInput>,
@@ -209,10 +209,10 @@ pub async fn update_item(
 
 /// Removes an item from the shop.
 #[utoipa::path(delete, path = "/api/v1/items/{id}", tag = "catalog",
-    params(("id" = String, Path)), security(("admin_token" = [])),
+    params(("id" = String, Path)), security(("session" = [])),
     responses((status = 204), (status = 404, body = ErrorBody)))]
 pub async fn delete_item(
-    _: RequireAdmin,
+    _admin: RequireAdmin,
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
@@ -222,14 +222,14 @@ pub async fn delete_item(
 
 /// Sets (`set`) or adjusts (`adjust`) an item's stock, with a reason for the ledger.
 #[utoipa::path(post, path = "/api/v1/items/{id}/stock-movements", tag = "catalog",
-    request_body = StockChangeInput, params(("id" = String, Path)), security(("admin_token" = [])),
+    request_body = StockChangeInput, params(("id" = String, Path)), security(("session" = [])),
     responses(
         (status = 201, body = StockChangeResult),
         (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody, description = "removing more units than are in stock"),
         (status = 422, body = ErrorBody)))]
 pub async fn change_stock(
-    _: RequireAdmin,
+    _admin: RequireAdmin,
     State(state): State<AppState>,
     Path(id): Path<String>,
     ApiJson(input): ApiJson<StockChangeInput>,
@@ -244,10 +244,10 @@ pub async fn change_stock(
 
 /// One page of an item's stock ledger, newest first.
 #[utoipa::path(get, path = "/api/v1/items/{id}/stock-movements", tag = "catalog",
-    params(("id" = String, Path), PageQuery), security(("admin_token" = [])),
+    params(("id" = String, Path), PageQuery), security(("session" = [])),
     responses((status = 200, body = Page<StockMovement>), (status = 404, body = ErrorBody)))]
 pub async fn list_stock_movements(
-    _: RequireAdmin,
+    _admin: RequireAdmin,
     State(state): State<AppState>,
     Path(id): Path<String>,
     ApiQuery(query): ApiQuery<PageQuery>,

@@ -1,13 +1,17 @@
 //! Extractors that turn a request's parts into domain input or a clear [`AppError`]: a malformed
 //! body is a 400, a well-formed body with a wrong field is a 422 naming the field, an oversized
-//! one a 413, and the admin check a 401/403.
+//! one a 413; and the signed-in account (401 without one, 403 for a customer where an admin is
+//! needed).
 
-use app::admin::gate;
+use std::net::{IpAddr, SocketAddr};
+
+use app::accounts::model::User;
+use app::accounts::service;
 use app::error::AppError;
 use app::state::AppState;
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Query, Request};
-use http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Query, Request};
+use http::header::CONTENT_TYPE;
 use http::request::Parts;
 use serde::de::DeserializeOwned;
 
@@ -91,19 +95,43 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     }
 }
 
-/// Admits only requests that carry the admin token.
+/// The signed-in account (session cookie or bearer token); 401 without one.
+pub struct RequireUser(pub User);
+
+impl FromRequestParts<AppState> for RequireUser {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        service::require_user(state, parts).await.map(RequireUser)
+    }
+}
+
+/// Admits only a signed-in admin; 401 without a session, 403 for a customer.
 pub struct RequireAdmin;
 
 impl FromRequestParts<AppState> for RequireAdmin {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        let authorization = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|value| value.to_str().ok());
-        gate::require_admin(state.admin_token.as_ref(), authorization)?;
-        Ok(RequireAdmin)
+        service::require_admin(state, parts)
+            .await
+            .map(|_| RequireAdmin)
+    }
+}
+
+/// The address the request came from, when the server knows it.
+pub struct ClientAddress(pub Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, AppError> {
+        Ok(ClientAddress(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(addr)| addr.ip()),
+        ))
     }
 }
 

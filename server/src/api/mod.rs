@@ -1,6 +1,7 @@
 //! The versioned REST API (`/api/v1`) and its OpenAPI document (`/api/openapi.json`), generated
 //! from the handlers below.
 
+mod accounts;
 mod catalog;
 mod extract;
 
@@ -27,13 +28,14 @@ pub struct ErrorBody {
     pub field: Option<String>,
 }
 
-struct AdminTokenScheme;
+/// Sessions: the token from `POST /api/v1/sessions`, as a bearer token (or the cookie).
+struct SessionScheme;
 
-impl Modify for AdminTokenScheme {
+impl Modify for SessionScheme {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
-            "admin_token",
+            "session",
             SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
         );
     }
@@ -55,10 +57,20 @@ impl Modify for AdminTokenScheme {
         catalog::change_stock,
         catalog::list_stock_movements,
         catalog::search,
+        accounts::register,
+        accounts::list_users,
+        accounts::get_user,
+        accounts::update_user,
+        accounts::delete_user,
+        accounts::log_in,
+        accounts::log_out,
     ),
     components(schemas(ErrorBody)),
-    modifiers(&AdminTokenScheme),
-    tags((name = "catalog", description = "Categories, items and the stock ledger"))
+    modifiers(&SessionScheme),
+    tags(
+        (name = "catalog", description = "Categories, items and the stock ledger"),
+        (name = "accounts", description = "Users and sessions")
+    )
 )]
 struct ApiDoc;
 
@@ -90,6 +102,18 @@ pub fn router(body_limit_bytes: usize) -> Router<AppState> {
         .route(
             "/items/{id}/stock-movements",
             get(catalog::list_stock_movements).post(catalog::change_stock),
+        )
+        .route("/users", get(accounts::list_users).post(accounts::register))
+        .route(
+            "/users/{id}",
+            get(accounts::get_user)
+                .patch(accounts::update_user)
+                .delete(accounts::delete_user),
+        )
+        .route("/sessions", axum::routing::post(accounts::log_in))
+        .route(
+            "/sessions/current",
+            axum::routing::delete(accounts::log_out),
         )
         .fallback(|| async { app::error::AppError::not_found("route") })
         .layer(DefaultBodyLimit::max(body_limit_bytes));

@@ -3,16 +3,21 @@
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Once;
 
+use app::accounts::model::{LoginInput, RegisterInput, Role};
+use app::accounts::service as accounts;
+use app::error::AppError;
 use app::shard::migrate;
 use app::shard::topology::{SecretUrl, ServerSettings};
 use app::state::AppState;
-use server::config::{Secret, Settings};
+use server::config::Settings;
 use server::startup::Application;
 use tokio::sync::oneshot;
 
 /// A running server and what a test needs to talk to it.
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// A session token of the admin account (`None` when Redis is down: no sessions then).
+    pub admin_token: Option<String>,
     pub client: reqwest::Client,
     pub settings: Settings,
     pub state: AppState,
@@ -33,12 +38,13 @@ pub fn fresh_settings() -> Settings {
     settings.database.prefix = format!("t{unique:016x}");
     settings.redis.key_prefix = settings.database.prefix.clone();
     settings.http.addr = SocketAddr::from(([127, 0, 0, 1], 0));
-    settings.admin.token = Some(Secret::new(ADMIN_TOKEN));
     settings
 }
 
-/// The admin token of every test server.
-pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdef";
+/// The admin account every test server has.
+pub const ADMIN_USERNAME: &str = "admin";
+/// Its password.
+pub const ADMIN_PASSWORD: &str = "test admin password";
 
 /// An address on loopback where nothing listens (a server that is down).
 pub fn dead_address() -> String {
@@ -83,8 +89,10 @@ pub async fn spawn_with(settings: Settings, migrate: bool) -> TestApp {
     let server = tokio::spawn(application.serve(async {
         let _ = signal.await;
     }));
+    let admin_token = admin_session(&state).await;
     TestApp {
         addr,
+        admin_token,
         client: reqwest::Client::new(),
         settings,
         state,
@@ -93,7 +101,71 @@ pub async fn spawn_with(settings: Settings, migrate: bool) -> TestApp {
     }
 }
 
+/// Creates the admin account (unless another server on the same databases did) and signs it in.
+async fn admin_session(state: &AppState) -> Option<String> {
+    let input = RegisterInput {
+        username: ADMIN_USERNAME.into(),
+        email: "admin@surge.test".into(),
+        phone: "+10000000000".into(),
+        display_name: "Test Admin".into(),
+        timezone: "UTC".into(),
+        password: ADMIN_PASSWORD.into(),
+    };
+    match accounts::register(state, input, Role::Admin).await {
+        Ok(_) | Err(AppError::Conflict { .. }) => {}
+        Err(error) => panic!("the admin account: {error}"),
+    }
+    let login = LoginInput {
+        username: ADMIN_USERNAME.into(),
+        password: ADMIN_PASSWORD.into(),
+    };
+    accounts::log_in(state, login, None)
+        .await
+        .ok()
+        .map(|(token, _)| token)
+}
+
+/// Registers a customer through the API and returns a session token.
+pub async fn customer_token(app: &TestApp, username: &str) -> String {
+    let (status, body) = app
+        .post_json(
+            "/api/v1/users",
+            serde_json::json!({
+                "username": username,
+                "email": format!("{username}@surge.test"),
+                "phone": "+4930123456",
+                "display_name": format!("Customer {username}"),
+                "timezone": "Europe/Berlin",
+                "password": "customer password",
+            }),
+        )
+        .await;
+    assert_eq!(status, 201, "registered: {body}");
+    let (status, body) = app
+        .post_json(
+            "/api/v1/sessions",
+            serde_json::json!({"username": username, "password": "customer password"}),
+        )
+        .await;
+    assert_eq!(status, 201, "logged in: {body}");
+    body["token"].as_str().expect("a token").to_owned()
+}
+
 impl TestApp {
+    /// An anonymous POST with a JSON body; returns the status and the body.
+    pub async fn post_json(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+        let response = self
+            .client
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .expect("request sent");
+        let status = response.status().as_u16();
+        let body = response.json().await.unwrap_or(serde_json::Value::Null);
+        (status, body)
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }
@@ -108,9 +180,11 @@ impl TestApp {
 
     /// A request with the admin token.
     pub fn admin(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        self.client
-            .request(method, self.url(path))
-            .bearer_auth(ADMIN_TOKEN)
+        self.client.request(method, self.url(path)).bearer_auth(
+            self.admin_token
+                .as_deref()
+                .expect("an admin session (is Redis up?)"),
+        )
     }
 
     /// An admin request with a JSON body; returns the status and the body.

@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod accounts;
 mod catalog;
 mod health;
 mod pages;

@@ -1,0 +1,190 @@
+//! Sessions: random opaque tokens (256 bits) kept in Redis under their SHA-256 (a copy of Redis
+//! does not hold usable tokens), with an idle timeout that each use renews and an absolute one
+//! that nothing renews. Every user's sessions are listed, so a password change or a deletion ends
+//! them all. The token travels as an `HttpOnly; SameSite=Lax` cookie, or as a bearer token.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use http::HeaderValue;
+use http::header::{AUTHORIZATION, COOKIE};
+use http::request::Parts;
+use redis::AsyncCommands;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::model::UserId;
+use crate::error::AppError;
+use crate::redis_store::RedisError;
+use crate::state::AppState;
+
+/// The cookie's name.
+pub const COOKIE_NAME: &str = "surge_session";
+/// A session not used for this long ends.
+pub const IDLE_TTL_S: u64 = 30 * 60;
+/// No session lasts longer than this.
+pub const ABSOLUTE_TTL_S: u64 = 7 * 24 * 3600;
+
+#[derive(Serialize, Deserialize)]
+struct Record {
+    user_id: UserId,
+    created_s: u64,
+}
+
+fn now_s() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn digest(token: &str) -> String {
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn session_key(state: &AppState, digest: &str) -> String {
+    state.redis.key(&format!("session:{digest}"))
+}
+
+fn user_key(state: &AppState, user: UserId) -> String {
+    state.redis.key(&format!("user-sessions:{}", user.0))
+}
+
+/// Starts a session for `user`; returns its token.
+pub async fn create(state: &AppState, user: UserId) -> Result<String, AppError> {
+    let token = format!(
+        "{:032x}{:032x}",
+        rand::random::<u128>(),
+        rand::random::<u128>()
+    );
+    let digest = digest(&token);
+    let record = serde_json::to_string(&Record {
+        user_id: user,
+        created_s: now_s(),
+    })
+    .map_err(AppError::internal)?;
+    let mut redis = state.redis.connection();
+    let () = redis::pipe()
+        .atomic()
+        .set_ex(session_key(state, &digest), record, IDLE_TTL_S)
+        .ignore()
+        .sadd(user_key(state, user), &digest)
+        .ignore()
+        .expire(
+            user_key(state, user),
+            i64::try_from(ABSOLUTE_TTL_S).unwrap_or(i64::MAX),
+        )
+        .ignore()
+        .query_async(&mut redis)
+        .await
+        .map_err(RedisError::from)?;
+    Ok(token)
+}
+
+/// The user a token belongs to, renewing its idle timeout; `None` when it is unknown or ended.
+pub async fn resolve(state: &AppState, token: &str) -> Result<Option<UserId>, AppError> {
+    let key = session_key(state, &digest(token));
+    let mut redis = state.redis.connection();
+    let found: Option<String> = redis.get(&key).await.map_err(RedisError::from)?;
+    let Some(record) = found.and_then(|json| serde_json::from_str::<Record>(&json).ok()) else {
+        return Ok(None);
+    };
+    let age = now_s().saturating_sub(record.created_s);
+    if age >= ABSOLUTE_TTL_S {
+        redis.del::<_, ()>(&key).await.map_err(RedisError::from)?;
+        return Ok(None);
+    }
+    let renewed = IDLE_TTL_S.min(ABSOLUTE_TTL_S - age);
+    redis
+        .expire::<_, ()>(&key, i64::try_from(renewed).unwrap_or(i64::MAX))
+        .await
+        .map_err(RedisError::from)?;
+    Ok(Some(record.user_id))
+}
+
+/// Ends one session.
+pub async fn end(state: &AppState, token: &str, user: UserId) -> Result<(), AppError> {
+    let digest = digest(token);
+    let mut redis = state.redis.connection();
+    let () = redis::pipe()
+        .del(session_key(state, &digest))
+        .ignore()
+        .srem(user_key(state, user), &digest)
+        .ignore()
+        .query_async(&mut redis)
+        .await
+        .map_err(RedisError::from)?;
+    Ok(())
+}
+
+/// Ends every session of `user` (password changed, account deleted).
+pub async fn end_all(state: &AppState, user: UserId) -> Result<(), AppError> {
+    let mut redis = state.redis.connection();
+    let digests: Vec<String> = redis
+        .smembers(user_key(state, user))
+        .await
+        .map_err(RedisError::from)?;
+    let mut pipe = redis::pipe();
+    for digest in &digests {
+        pipe.del(session_key(state, digest)).ignore();
+    }
+    pipe.del(user_key(state, user)).ignore();
+    let () = pipe
+        .query_async(&mut redis)
+        .await
+        .map_err(RedisError::from)?;
+    Ok(())
+}
+
+/// The token a request carries: a bearer token, else the session cookie.
+pub fn token_from(parts: &Parts) -> Option<String> {
+    let bearer = parts
+        .headers
+        .get(AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(|token| token.trim().to_owned());
+    let well_formed =
+        |token: &String| token.len() == 64 && token.bytes().all(|b| b.is_ascii_hexdigit());
+    bearer.filter(well_formed).or_else(|| {
+        parts
+            .headers
+            .get_all(COOKIE)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|header| header.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(name, _)| *name == COOKIE_NAME)
+            .map(|(_, value)| value.to_owned())
+            .filter(well_formed)
+    })
+}
+
+/// Whether the request came over plain HTTP to this machine, where a `Secure` cookie would be
+/// dropped by the browser; everywhere else the cookie is `Secure`.
+fn is_local_http(parts: &Parts) -> bool {
+    let host = parts
+        .headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    let https = parts
+        .headers
+        .get("x-forwarded-proto")
+        .is_some_and(|p| p == "https");
+    !https
+        && (host.starts_with("127.0.0.1")
+            || host.starts_with("localhost")
+            || host.starts_with("[::1]"))
+}
+
+/// The `Set-Cookie` value that hands `token` to the browser (an empty token clears it).
+pub fn cookie(parts: &Parts, token: &str) -> Result<HeaderValue, AppError> {
+    let max_age = if token.is_empty() { 0 } else { ABSOLUTE_TTL_S };
+    let secure = if is_local_http(parts) { "" } else { "; Secure" };
+    HeaderValue::from_str(&format!(
+        "{COOKIE_NAME}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
+    ))
+    .map_err(AppError::internal)
+}
