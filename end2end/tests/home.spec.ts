@@ -29,3 +29,18 @@ test("an unknown address shows a not-found page with status 404", async ({ page 
   expect(response?.status()).toBe(404);
   await expect(page.getByRole("heading", { name: "Page not found" })).toBeVisible();
 });
+
+test("the storefront runs under its Content-Security-Policy without violations", async ({ page }) => {
+  const violations: string[] = [];
+  page.on("console", (message) => {
+    if (message.text().includes("Content Security Policy")) violations.push(message.text());
+  });
+  for (const path of ["/login", "/", "/search?q=kite", "/categories/toys"]) {
+    const response = await page.goto(path);
+    expect(response?.headers()["content-security-policy"]).toContain("'nonce-");
+    await expect(page.locator("html")).toHaveAttribute("data-hydrated", "true");
+  }
+  await page.locator(".item-grid a").first().click();
+  await expect(page.getByTestId("stock")).toBeVisible();
+  expect(violations).toEqual([]);
+});

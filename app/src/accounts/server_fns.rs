@@ -71,21 +71,21 @@ pub async fn register(
     timezone: String,
     password: String,
 ) -> Result<User, AppError> {
-    use crate::accounts::model::{LoginInput, RegisterInput};
-    use crate::accounts::service;
+    use crate::accounts::model::RegisterInput;
+    use crate::accounts::{service, session};
     let result = async {
         let state = crate::state::use_app_state()?;
         let input = RegisterInput {
-            username: username.clone(),
+            username,
             email,
             phone,
             display_name,
             timezone,
-            password: password.clone(),
+            password,
         };
-        service::register(&state, input, crate::accounts::model::Role::Customer).await?;
-        let login = LoginInput { username, password };
-        let (token, user) = service::log_in(&state, login, ssr::client_address()).await?;
+        let user = service::register(&state, input, crate::accounts::model::Role::Customer).await?;
+        // Signed in at once: a new session, without hashing the password a second time.
+        let token = session::create(&state, user.id).await?;
         ssr::set_session_cookie(&token)?;
         leptos_axum::redirect("/account");
         Ok(user)

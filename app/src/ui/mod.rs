@@ -13,8 +13,27 @@ use crate::catalog::views::{CategoryPage, HomePage, ItemPage};
 use crate::search::views::SearchPage;
 use layout::{Footer, Header, NotFound};
 
-/// The HTML document around the app, rendered on the server only.
+/// The Content-Security-Policy of a page whose inline scripts carry `nonce`: the shop's own
+/// scripts, styles, images and connections, the WASM bundle, and nothing else.
+pub fn content_security_policy(nonce: &str) -> String {
+    format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+         style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; \
+         object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+}
+
+/// The HTML document around the app, rendered on the server only. It sends the page's
+/// Content-Security-Policy, built around this response's nonce (the hydration scripts carry it).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let (Some(nonce), Some(response)) = (
+        leptos::nonce::use_nonce(),
+        use_context::<leptos_axum::ResponseOptions>(),
+    ) && let Ok(policy) = http::HeaderValue::from_str(&content_security_policy(&nonce))
+    {
+        response.insert_header(http::header::CONTENT_SECURITY_POLICY, policy);
+    }
     view! {
         <!DOCTYPE html>
         <html lang="en">

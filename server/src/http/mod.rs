@@ -29,7 +29,9 @@ pub fn router(state: AppState, settings: &HttpSettings) -> Router {
     let pages = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/images/items/{file}", get(images::item_image))
-        .leptos_routes(&state, routes, move || shell(options.clone()))
+        .leptos_routes_with_context(&state, routes, leptos::nonce::provide_nonce, move || {
+            shell(options.clone())
+        })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(RequestBodyLimitLayer::new(settings.body_limit_bytes));
     Router::new()

@@ -464,3 +464,135 @@ async fn the_pages_follow_the_session_cookie() {
     assert!(after.contains("to see your account"));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_session_ends_when_idle_and_at_the_end_of_its_lifetime() {
+    let app = spawn_app().await;
+    let admin = app.admin_token.clone().unwrap();
+    let token = customer_token(&app, "kim").await;
+    let kim = user_id(&app, &admin, "kim").await;
+    let path = format!("/api/v1/users/{kim}");
+    assert_eq!(
+        call(&app, Method::GET, &path, Some(&token), None).await.0,
+        200
+    );
+
+    // The session is stored under its digest, never the token, and lives for the idle timeout.
+    let mut redis = app.state.redis.connection();
+    let pattern = app.state.redis.key("session:*");
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(&pattern)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert_eq!(keys.len(), 2, "the admin's and kim's");
+    assert!(keys.iter().all(|key| !key.contains(&token)));
+    let mut kims = None;
+    for key in keys {
+        let record: String = redis::cmd("GET")
+            .arg(&key)
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+        let ttl: i64 = redis::cmd("TTL")
+            .arg(&key)
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+        assert!(
+            (1..=app::accounts::session::IDLE_TTL_S as i64).contains(&ttl),
+            "idle timeout {ttl}"
+        );
+        if record.contains(&format!("\"user_id\":{kim}")) {
+            kims = Some(key);
+        }
+    }
+    let key = kims.expect("kim's session is stored");
+
+    // Past the absolute lifetime the session is refused, however recently it was used.
+    let old = serde_json::json!({"user_id": kim, "created_s": 1_000_000u64}).to_string();
+    let () = redis::cmd("SET")
+        .arg(&key)
+        .arg(old)
+        .arg("EX")
+        .arg(600)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert_eq!(
+        call(&app, Method::GET, &path, Some(&token), None).await.0,
+        401
+    );
+
+    // An idle session (its record expired) is refused too.
+    let fresh = customer_token(&app, "lee").await;
+    let lee = user_id(&app, &admin, "lee").await;
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(&pattern)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    for key in keys {
+        let record: Option<String> = redis::cmd("GET")
+            .arg(&key)
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+        if record.is_some_and(|r| r.contains(&format!("\"user_id\":{lee}"))) {
+            let () = redis::cmd("DEL")
+                .arg(&key)
+                .query_async(&mut redis)
+                .await
+                .unwrap();
+        }
+    }
+    assert_eq!(
+        call(
+            &app,
+            Method::GET,
+            &format!("/api/v1/users/{lee}"),
+            Some(&fresh),
+            None
+        )
+        .await
+        .0,
+        401
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_admin_promotes_and_demotes_in_the_console_but_a_customer_cannot() {
+    let app = spawn_app().await;
+    let admin = app.admin_token.clone().unwrap();
+    let customer = customer_token(&app, "mia").await;
+    let mia = user_id(&app, &admin, "mia").await.to_string();
+    let promote = |token: &str| {
+        app.client
+            .post(app.url("/api/admin/set-role"))
+            .bearer_auth(token.to_owned())
+            .form(&[("id", mia.as_str()), ("role", "admin")])
+            .send()
+    };
+    assert_eq!(promote(&customer).await.unwrap().status(), 403);
+    assert_eq!(promote(&admin).await.unwrap().status(), 200);
+    let (_, user) = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/users/{mia}"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(user["role"], "admin");
+    // Her own session now opens the console.
+    let console = app
+        .client
+        .get(app.url("/admin/items"))
+        .bearer_auth(&customer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(console.status(), 200);
+    app.stop().await;
+}
