@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, customer_token, spawn_app};
+use crate::helpers::{TestApp, customer_token, send_json, spawn_app};
 
 async fn call(
     app: &TestApp,
@@ -20,9 +20,7 @@ async fn call(
     if let Some(body) = body {
         request = request.json(&body);
     }
-    let response = request.send().await.expect("request sent");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+    send_json(request).await
 }
 
 async fn user_id(app: &TestApp, token: &str, username: &str) -> u64 {

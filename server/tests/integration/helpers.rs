@@ -125,6 +125,14 @@ async fn admin_session(state: &AppState) -> Option<String> {
         .map(|(token, _)| token)
 }
 
+/// Sends a request; returns the status and the JSON body (`null` when there is none).
+pub async fn send_json(request: reqwest::RequestBuilder) -> (u16, serde_json::Value) {
+    let response = request.send().await.expect("request sent");
+    let status = response.status().as_u16();
+    let body = response.json().await.unwrap_or(serde_json::Value::Null);
+    (status, body)
+}
+
 /// Registers a customer through the API and returns a session token.
 pub async fn customer_token(app: &TestApp, username: &str) -> String {
     let (status, body) = app
@@ -154,16 +162,7 @@ pub async fn customer_token(app: &TestApp, username: &str) -> String {
 impl TestApp {
     /// An anonymous POST with a JSON body; returns the status and the body.
     pub async fn post_json(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
-        let response = self
-            .client
-            .post(self.url(path))
-            .json(&body)
-            .send()
-            .await
-            .expect("request sent");
-        let status = response.status().as_u16();
-        let body = response.json().await.unwrap_or(serde_json::Value::Null);
-        (status, body)
+        send_json(self.client.post(self.url(path)).json(&body)).await
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -194,23 +193,12 @@ impl TestApp {
         path: &str,
         body: serde_json::Value,
     ) -> (u16, serde_json::Value) {
-        let response = self
-            .admin(method, path)
-            .json(&body)
-            .send()
-            .await
-            .expect("request sent");
-        let status = response.status().as_u16();
-        let body = response.json().await.unwrap_or(serde_json::Value::Null);
-        (status, body)
+        send_json(self.admin(method, path).json(&body)).await
     }
 
     /// A GET; returns the status and the JSON body.
     pub async fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
-        let response = self.get(path).await;
-        let status = response.status().as_u16();
-        let body = response.json().await.unwrap_or(serde_json::Value::Null);
-        (status, body)
+        send_json(self.client.get(self.url(path))).await
     }
 
     /// Creates a category through the API and returns it.
