@@ -594,3 +594,108 @@ async fn an_admin_promotes_and_demotes_in_the_console_but_a_customer_cannot() {
     assert_eq!(console.status(), 200);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn every_admin_server_function_refuses_visitors_and_customers() {
+    let app = spawn_app().await;
+    let admin = app.admin_token.clone().unwrap();
+    let customer = customer_token(&app, "nina").await;
+    let endpoints: [(&str, &[(&str, &str)]); 12] = [
+        ("admin/categories", &[]),
+        ("admin/create-category", &[("name", "Matrix")]),
+        ("admin/rename-category", &[("id", "1"), ("name", "Matrix")]),
+        ("admin/items", &[]),
+        ("admin/item", &[("id", "item-0-1")]),
+        (
+            "admin/create-item",
+            &[
+                ("category_id", "1"),
+                ("name", "x"),
+                ("description", ""),
+                ("price", "1"),
+                ("currency", "EUR"),
+                ("stock", "1"),
+                ("location", ""),
+            ],
+        ),
+        (
+            "admin/update-item",
+            &[
+                ("id", "item-0-1"),
+                ("name", "x"),
+                ("description", ""),
+                ("price", "1"),
+                ("currency", "EUR"),
+                ("location", ""),
+            ],
+        ),
+        (
+            "admin/change-stock",
+            &[
+                ("id", "item-0-1"),
+                ("kind", "set"),
+                ("quantity", "1"),
+                ("reason", "x"),
+            ],
+        ),
+        (
+            "admin/delete-item",
+            &[("id", "item-0-1"), ("confirm", "yes")],
+        ),
+        ("admin/users", &[]),
+        ("admin/set-role", &[("id", "1"), ("role", "customer")]),
+        ("admin/delete-user", &[("id", "1"), ("confirm", "yes")]),
+    ];
+    for (endpoint, form) in endpoints {
+        let send = |token: Option<&str>| {
+            let mut request = app
+                .client
+                .post(app.url(&format!("/api/{endpoint}")))
+                .form(form);
+            if let Some(token) = token {
+                request = request.bearer_auth(token.to_owned());
+            }
+            request.send()
+        };
+        assert_eq!(
+            send(None).await.unwrap().status(),
+            401,
+            "{endpoint} anonymous"
+        );
+        assert_eq!(
+            send(Some(&customer)).await.unwrap().status(),
+            403,
+            "{endpoint} as a customer"
+        );
+        let as_admin = send(Some(&admin)).await.unwrap().status().as_u16();
+        assert!(
+            ![401, 403].contains(&as_admin),
+            "{endpoint} as the admin: {as_admin}"
+        );
+    }
+    for (endpoint, form) in [
+        (
+            "update-account",
+            &[
+                ("display_name", "x"),
+                ("timezone", "UTC"),
+                ("email", "a@b.co"),
+                ("phone", "+4930123456"),
+            ][..],
+        ),
+        (
+            "change-password",
+            &[("current_password", "x"), ("password", "yyyyyyyy")][..],
+        ),
+    ] {
+        let anonymous = app
+            .client
+            .post(app.url(&format!("/api/{endpoint}")))
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(anonymous.status(), 401, "{endpoint} anonymous");
+    }
+    app.stop().await;
+}
