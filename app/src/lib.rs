@@ -8,6 +8,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod cart;
 pub mod catalog;
 pub mod error;
 pub mod money;

@@ -4,7 +4,7 @@ test("the home page is rendered on the server with the shop's layout", async ({ 
   await page.goto("/");
   await expect(page.getByRole("heading", { name: "Black Friday at Surge" })).toBeVisible();
   await expect(page.getByRole("searchbox", { name: "Search the shop" })).toBeVisible();
-  await expect(page.getByRole("link", { name: "Cart" })).toBeVisible();
+  await expect(page.getByRole("link", { name: "Cart", exact: true })).toBeVisible();
   await expect(page.getByRole("heading", { name: "Categories" })).toBeVisible();
 });
 

@@ -26,11 +26,23 @@ mod ssr {
         Ok((state, user))
     }
 
+    /// After a sign-in: moves the visitor's cart into the account's and forgets the visitor cart.
+    pub async fn adopt_visitor_cart(state: &AppState, user: &User) -> Result<(), AppError> {
+        let parts = request_parts()?;
+        if let (Some(cookie), Some(response)) = (
+            crate::cart::service::merge_at_sign_in(state, &parts, user.id).await?,
+            leptos::prelude::use_context::<leptos_axum::ResponseOptions>(),
+        ) {
+            response.append_header(http::header::SET_COOKIE, cookie);
+        }
+        Ok(())
+    }
+
     /// Hands `token` to the browser as the session cookie (an empty token clears it).
     pub fn set_session_cookie(token: &str) -> Result<(), AppError> {
         let cookie = session::cookie(&request_parts()?, token)?;
         if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
-            response.insert_header(http::header::SET_COOKIE, cookie);
+            response.append_header(http::header::SET_COOKIE, cookie);
         }
         Ok(())
     }
@@ -87,6 +99,7 @@ pub async fn register(
         // Signed in at once: a new session, without hashing the password a second time.
         let token = session::create(&state, user.id).await?;
         ssr::set_session_cookie(&token)?;
+        ssr::adopt_visitor_cart(&state, &user).await?;
         leptos_axum::redirect("/account");
         Ok(user)
     };
@@ -107,6 +120,7 @@ pub async fn log_in(
         let (token, user) =
             crate::accounts::service::log_in(&state, input, ssr::client_address()).await?;
         ssr::set_session_cookie(&token)?;
+        ssr::adopt_visitor_cart(&state, &user).await?;
         leptos_axum::redirect(&ssr::local_path(next, "/account"));
         Ok(user)
     };

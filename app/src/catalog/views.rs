@@ -11,6 +11,7 @@ use super::server_fns::{
     CategoryWithItems, ItemWithCategory, category_listing, featured_items, item_detail, item_stock,
     list_categories,
 };
+use crate::cart::views::AddToCartForm;
 use crate::money::format_amount;
 use crate::status::views::StatusPanel;
 
@@ -244,6 +245,7 @@ fn ItemView(detail: ItemWithCategory) -> impl IntoView {
                 <h1>{item.name}</h1>
                 <p class="price big">{price}</p>
                 <LiveStock id=item.id.to_string() initial=item.stock/>
+                <AddToCartForm item_id=item.id.to_string() in_stock={item.stock > 0}/>
                 <p class="description">{item.description}</p>
                 <p class="muted">"Ships from " {item.location}</p>
             </div>

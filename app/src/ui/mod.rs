@@ -9,6 +9,7 @@ use leptos_router::{ParamSegment, SsrMode, StaticSegment};
 
 use crate::accounts::views::{AccountPage, AdminUsersPage, LoginPage, RegisterPage};
 use crate::admin::views::{AdminCategoriesPage, AdminItemPage, AdminItemsPage, AdminNewItemPage};
+use crate::cart::views::CartPage;
 use crate::catalog::views::{CategoryPage, HomePage, ItemPage};
 use crate::search::views::SearchPage;
 use layout::{Footer, Header, NotFound};
@@ -75,6 +76,7 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("items"), ParamSegment("id")) view=ItemPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("search") view=SearchPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("admin") view=|| view! { <Redirect path="/admin/items"/> }/>
+                    <Route path=StaticSegment("cart") view=CartPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("login") view=LoginPage/>
                     <Route path=StaticSegment("register") view=RegisterPage/>
                     <Route path=StaticSegment("account") view=AccountPage ssr=SsrMode::Async/>

@@ -141,10 +141,16 @@ pub async fn log_in(
     ApiJson(input): ApiJson<LoginInput>,
 ) -> Result<impl IntoResponse, AppError> {
     let (token, user) = service::log_in(&state, input, client).await?;
-    let cookie = session::cookie(&parts, &token)?;
+    let mut headers = http::HeaderMap::new();
+    headers.append(SET_COOKIE, session::cookie(&parts, &token)?);
+    if let Some(forget_visitor_cart) =
+        app::cart::service::merge_at_sign_in(&state, &parts, user.id).await?
+    {
+        headers.append(SET_COOKIE, forget_visitor_cart);
+    }
     Ok((
         StatusCode::CREATED,
-        [(SET_COOKIE, cookie)],
+        headers,
         Json(LoginAnswer { token, user }),
     ))
 }

@@ -2,6 +2,7 @@
 //! from the handlers below.
 
 mod accounts;
+mod cart;
 mod catalog;
 mod extract;
 
@@ -64,12 +65,17 @@ impl Modify for SessionScheme {
         accounts::delete_user,
         accounts::log_in,
         accounts::log_out,
+        cart::get_cart,
+        cart::put_line,
+        cart::delete_line,
+        cart::clear,
     ),
     components(schemas(ErrorBody)),
     modifiers(&SessionScheme),
     tags(
         (name = "catalog", description = "Categories, items and the stock ledger"),
-        (name = "accounts", description = "Users and sessions")
+        (name = "accounts", description = "Users and sessions"),
+        (name = "cart", description = "The caller's cart")
     )
 )]
 struct ApiDoc;
@@ -109,6 +115,11 @@ pub fn router(body_limit_bytes: usize) -> Router<AppState> {
             get(accounts::get_user)
                 .patch(accounts::update_user)
                 .delete(accounts::delete_user),
+        )
+        .route("/cart", get(cart::get_cart).delete(cart::clear))
+        .route(
+            "/cart/items/{item_id}",
+            axum::routing::put(cart::put_line).delete(cart::delete_line),
         )
         .route("/sessions", axum::routing::post(accounts::log_in))
         .route(

@@ -1,0 +1,201 @@
+//! The cart's rules: whose cart a request means, what it holds now (re-read against the catalog
+//! each time), and the bounds on it.
+
+use std::collections::BTreeMap;
+
+use http::HeaderValue;
+use http::header::COOKIE;
+use http::request::Parts;
+use rust_decimal::Decimal;
+
+use super::model::{Cart, CartLine, CartTotal, MAX_LINES, MAX_QUANTITY};
+use super::store::{self, Owner, Stored};
+use crate::accounts::model::UserId;
+use crate::catalog::service as catalog;
+use crate::error::AppError;
+use crate::shard::id::ItemId;
+use crate::state::AppState;
+
+/// The visitor cart's cookie.
+pub const COOKIE_NAME: &str = "surge_cart";
+/// How long a visitor's cart cookie lasts.
+const COOKIE_MAX_AGE_S: u64 = 30 * 24 * 3600;
+
+fn visitor_id(parts: &Parts) -> Option<String> {
+    parts
+        .headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|header| header.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == COOKIE_NAME)
+        .map(|(_, value)| value.to_owned())
+        .filter(|id| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+fn cookie(id: &str, max_age_s: u64) -> Result<HeaderValue, AppError> {
+    HeaderValue::from_str(&format!(
+        "{COOKIE_NAME}={id}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_s}"
+    ))
+    .map_err(AppError::internal)
+}
+
+/// The cart a request means: the signed-in customer's, else the visitor cookie's, if any.
+pub async fn owner(state: &AppState, parts: &Parts) -> Result<Option<Owner>, AppError> {
+    if let Some(user) = crate::accounts::service::authenticate(state, parts).await? {
+        return Ok(Some(Owner::User(user.id)));
+    }
+    Ok(visitor_id(parts).map(Owner::Visitor))
+}
+
+/// The cart a write goes to; a visitor without a cart gets one, and the cookie to send.
+pub async fn owner_for_write(
+    state: &AppState,
+    parts: &Parts,
+) -> Result<(Owner, Option<HeaderValue>), AppError> {
+    if let Some(owner) = owner(state, parts).await? {
+        return Ok((owner, None));
+    }
+    let id = format!("{:032x}", rand::random::<u128>());
+    let cookie = cookie(&id, COOKIE_MAX_AGE_S)?;
+    Ok((Owner::Visitor(id), Some(cookie)))
+}
+
+/// The cart as it is now: every line re-read from the catalog (cached), with its warnings. Lines
+/// whose item no longer exists are taken out.
+pub async fn view(state: &AppState, owner: Option<&Owner>) -> Result<Cart, AppError> {
+    let Some(owner) = owner else {
+        return Ok(Cart::default());
+    };
+    let stored = store::lines(&state.redis, owner).await?;
+    let mut lines = Vec::with_capacity(stored.len());
+    let mut gone = Vec::new();
+    for (id, line) in stored {
+        match catalog::item(state, id).await {
+            Ok(item) => {
+                let line_total = item.price * Decimal::from(line.quantity);
+                lines.push(CartLine {
+                    only_left: (item.stock < line.quantity).then_some(item.stock),
+                    price_changed: item.price != line.price,
+                    price_when_added: line.price,
+                    quantity: line.quantity,
+                    line_total,
+                    item,
+                });
+            }
+            Err(AppError::NotFound { .. }) => gone.push(id),
+            Err(error) => return Err(error),
+        }
+    }
+    store::remove(&state.redis, owner, &gone).await?;
+    let mut totals: BTreeMap<_, Decimal> = BTreeMap::new();
+    for line in &lines {
+        *totals.entry(line.item.currency).or_default() += line.line_total;
+    }
+    Ok(Cart {
+        lines,
+        totals: totals
+            .into_iter()
+            .map(|(currency, amount)| CartTotal { currency, amount })
+            .collect(),
+        removed: u32::try_from(gone.len()).unwrap_or(u32::MAX),
+    })
+}
+
+/// Sets how many of an item the cart holds (0 takes it out). An item that is sold out cannot be
+/// added; one with less stock than asked is added with a warning (checkout decides).
+pub async fn set_quantity(
+    state: &AppState,
+    owner: &Owner,
+    id: ItemId,
+    quantity: u32,
+) -> Result<Cart, AppError> {
+    if quantity > MAX_QUANTITY {
+        return Err(AppError::invalid(
+            "quantity",
+            format!("at most {MAX_QUANTITY} of one item"),
+        ));
+    }
+    let existing = store::lines(&state.redis, owner).await?;
+    if quantity == 0 {
+        store::remove(&state.redis, owner, &[id]).await?;
+        return view(state, Some(owner)).await;
+    }
+    let item = catalog::item(state, id).await?;
+    let previous = existing.get(&id);
+    if previous.is_none() {
+        if existing.len() >= MAX_LINES {
+            return Err(AppError::conflict(
+                "item_id",
+                format!("a cart holds at most {MAX_LINES} different items"),
+            ));
+        }
+        if item.stock == 0 {
+            return Err(AppError::conflict("item_id", "this item is sold out"));
+        }
+    }
+    // The price remembered is the one the shopper saw when first adding the item.
+    let price = previous.map_or(item.price, |line| line.price);
+    store::set(&state.redis, owner, id, Stored { quantity, price }).await?;
+    view(state, Some(owner)).await
+}
+
+/// Adds units of an item to what the cart holds.
+pub async fn add(
+    state: &AppState,
+    owner: &Owner,
+    id: ItemId,
+    quantity: u32,
+) -> Result<Cart, AppError> {
+    if quantity == 0 {
+        return Err(AppError::invalid("quantity", "must be at least 1"));
+    }
+    let current = store::lines(&state.redis, owner)
+        .await?
+        .get(&id)
+        .map_or(0, |line| line.quantity);
+    let wanted = current + quantity;
+    if wanted > MAX_QUANTITY {
+        return Err(AppError::invalid(
+            "quantity",
+            format!("at most {MAX_QUANTITY} of one item ({current} already in the cart)"),
+        ));
+    }
+    set_quantity(state, owner, id, wanted).await
+}
+
+/// Empties the cart.
+pub async fn clear(state: &AppState, owner: &Owner) -> Result<(), AppError> {
+    Ok(store::clear(&state.redis, owner).await?)
+}
+
+/// At sign-in: moves a visitor's cart into the account's (quantities add up, to the bound) and
+/// returns the cookie that forgets the visitor cart.
+pub async fn merge_at_sign_in(
+    state: &AppState,
+    parts: &Parts,
+    user: UserId,
+) -> Result<Option<HeaderValue>, AppError> {
+    let Some(visitor) = visitor_id(parts).map(Owner::Visitor) else {
+        return Ok(None);
+    };
+    let account = Owner::User(user);
+    let theirs = store::lines(&state.redis, &visitor).await?;
+    let mine = store::lines(&state.redis, &account).await?;
+    let mut lines = mine.len();
+    for (id, line) in theirs {
+        let (quantity, price) = match mine.get(&id) {
+            Some(existing) => (existing.quantity + line.quantity, existing.price),
+            None if lines >= MAX_LINES => continue,
+            None => {
+                lines += 1;
+                (line.quantity, line.price)
+            }
+        };
+        let quantity = quantity.min(MAX_QUANTITY);
+        store::set(&state.redis, &account, id, Stored { quantity, price }).await?;
+    }
+    store::clear(&state.redis, &visitor).await?;
+    Ok(Some(cookie("", 0)?))
+}

@@ -1,0 +1,133 @@
+//! The cart: a visitor's by cookie, a customer's by account, merged at sign-in, always re-read
+//! against the catalog.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::{send_json, spawn_app};
+
+#[tokio::test]
+async fn a_visitor_fills_a_cart_that_follows_the_catalog_and_joins_the_account_at_sign_in() {
+    let app = spawn_app().await;
+    let category = app.create_category("Cart Things").await;
+    let kettle = app.create_item(&category, "Kettle", "10.00", 3).await;
+    let mug = app.create_item(&category, "Mug", "5.50", 10).await;
+    let gone = app.create_item(&category, "Teapot", "30.00", 0).await;
+    let id = |item: &Value| item["id"].as_str().unwrap().to_owned();
+
+    let visitor = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let put = |item: String, quantity: i64| {
+        visitor
+            .put(app.url(&format!("/api/v1/cart/items/{item}")))
+            .json(&json!({ "quantity": quantity }))
+    };
+    let first = put(id(&kettle), 2).send().await.unwrap();
+    assert_eq!(first.status(), 200);
+    let cookie = first.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        cookie.starts_with("surge_cart=") && cookie.contains("HttpOnly"),
+        "{cookie}"
+    );
+    let (status, cart) = send_json(put(id(&mug), 3)).await;
+    assert_eq!(status, 200, "{cart}");
+    assert_eq!(cart["lines"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        cart["totals"],
+        json!([{"currency": "EUR", "amount": "36.50"}])
+    );
+
+    let (status, sold_out) = send_json(put(id(&gone), 1)).await;
+    assert_eq!(status, 409, "{sold_out}");
+    assert_eq!(send_json(put(id(&mug), 11)).await.0, 422);
+    assert_eq!(send_json(put("not-an-item".into(), 1)).await.0, 400);
+    assert_eq!(send_json(put("item-0-999999".into(), 1)).await.0, 404);
+
+    // The shop changes under the cart: less stock, a new price.
+    let kettle_path = format!("/api/v1/items/{}", id(&kettle));
+    app.admin_json(Method::PATCH, &kettle_path, json!({"price": "12.00"}))
+        .await;
+    app.admin_json(
+        Method::POST,
+        &format!("{kettle_path}/stock-movements"),
+        json!({"kind": "set", "quantity": 1, "reason": "breakage"}),
+    )
+    .await;
+    let (_, cart) = send_json(visitor.get(app.url("/api/v1/cart"))).await;
+    let line = cart["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["item"]["name"] == "Kettle")
+        .unwrap()
+        .clone();
+    assert_eq!(line["only_left"], 1);
+    assert_eq!(line["price_changed"], true);
+    assert_eq!(line["price_when_added"], "10.00");
+    assert_eq!(line["line_total"], "24.00");
+
+    // Signing in brings the visitor's cart into the account; the account already has a mug.
+    crate::helpers::customer_token(&app, "cartwright").await;
+    let (_, session) = app
+        .post_json(
+            "/api/v1/sessions",
+            json!({"username": "cartwright", "password": "customer password"}),
+        )
+        .await;
+    let token = session["token"].as_str().unwrap().to_owned();
+    let account_put = app
+        .client
+        .put(app.url(&format!("/api/v1/cart/items/{}", id(&mug))))
+        .bearer_auth(&token)
+        .json(&json!({"quantity": 9}));
+    assert_eq!(send_json(account_put).await.0, 200);
+    let signed_in = visitor
+        .post(app.url("/api/v1/sessions"))
+        .json(&json!({"username": "cartwright", "password": "customer password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 201);
+    let (_, merged) = send_json(app.client.get(app.url("/api/v1/cart")).bearer_auth(&token)).await;
+    let quantities: Vec<_> = merged["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["item"]["name"].as_str().unwrap().to_owned(),
+                l["quantity"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(
+        quantities.contains(&("Kettle".to_owned(), 2)),
+        "{quantities:?}"
+    );
+    assert!(
+        quantities.contains(&("Mug".to_owned(), 10)),
+        "9 + 3, bounded at 10: {quantities:?}"
+    );
+
+    // A deleted item leaves the cart; clearing empties it.
+    app.admin(Method::DELETE, &format!("/api/v1/items/{}", id(&mug)))
+        .send()
+        .await
+        .unwrap();
+    let (_, cart) = send_json(app.client.get(app.url("/api/v1/cart")).bearer_auth(&token)).await;
+    assert_eq!(cart["removed"], 1);
+    assert_eq!(cart["lines"].as_array().unwrap().len(), 1);
+    let cleared = app
+        .client
+        .delete(app.url("/api/v1/cart"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cleared.status(), 204);
+    let (_, cart) = send_json(app.client.get(app.url("/api/v1/cart")).bearer_auth(&token)).await;
+    assert_eq!(cart["lines"], json!([]));
+    app.stop().await;
+}
