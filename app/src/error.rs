@@ -25,6 +25,14 @@ pub enum AppError {
     /// The request is not well-formed (bad JSON, bad encoding); `message` says what is wrong.
     #[error("bad request: {message}")]
     BadRequest { message: String },
+    /// Fewer units of an item are left than asked for; nothing was held.
+    #[error("only {left} of {name} left")]
+    SoldOut {
+        /// The item's ID.
+        item: String,
+        name: String,
+        left: u32,
+    },
     /// The request body is larger than the server accepts.
     #[error("the request body is too large: {message}")]
     PayloadTooLarge { message: String },
@@ -91,7 +99,7 @@ impl AppError {
             AppError::Unauthorized { .. } => 401,
             AppError::Forbidden { .. } => 403,
             AppError::NotFound { .. } => 404,
-            AppError::Conflict { .. } => 409,
+            AppError::Conflict { .. } | AppError::SoldOut { .. } => 409,
             AppError::PayloadTooLarge { .. } => 413,
             AppError::RateLimited { .. } => 429,
             AppError::Validation { .. } => 422,

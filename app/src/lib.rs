@@ -10,6 +10,7 @@ pub mod accounts;
 pub mod admin;
 pub mod cart;
 pub mod catalog;
+pub mod checkout;
 pub mod error;
 pub mod money;
 pub mod search;

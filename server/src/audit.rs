@@ -1,8 +1,9 @@
 //! `surge audit`: the invariants of the design, checked on live data. Tests call the same code.
 //!
 //! Checked so far: every item's stock equals the sum of its ledger (which also proves no stock
-//! went negative, as the schema forbids it). The checks of holds, orders and payments join as
-//! those arrive.
+//! went negative, as the schema forbids it); no active hold is past its expiry by more than the
+//! expiry job's grace; no hold is active on an order that is no longer pending. The checks of
+//! payments join with them.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -19,12 +20,18 @@ use crate::startup;
 pub struct AuditReport {
     /// Items whose stock is not the sum of their ledger: (item, stock, ledger sum).
     pub ledger_mismatches: Vec<(ItemId, i64, i64)>,
+    /// Active holds past their expiry by more than the job's grace time.
+    pub overdue_holds: i64,
+    /// Active holds whose order is no longer pending.
+    pub holds_of_ended_orders: i64,
 }
 
 impl AuditReport {
     /// Whether every invariant holds.
     pub fn is_clean(&self) -> bool {
         self.ledger_mismatches.is_empty()
+            && self.overdue_holds == 0
+            && self.holds_of_ended_orders == 0
     }
 }
 
@@ -47,8 +54,12 @@ impl fmt::Display for AuditReport {
 
 /// Audits the shop `state` reaches.
 pub async fn audit(state: &AppState) -> anyhow::Result<AuditReport> {
+    let (overdue_holds, holds_of_ended_orders) =
+        app::checkout::service::hold_violations(state).await?;
     Ok(AuditReport {
         ledger_mismatches: service::ledger_mismatches(state).await?,
+        overdue_holds,
+        holds_of_ended_orders,
     })
 }
 

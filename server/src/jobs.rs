@@ -1,5 +1,6 @@
-//! The background jobs every server copy runs: the outbox relay and the event stream follower
-//! (which drops stale cache entries and keeps this copy's search index current).
+//! The background jobs every server copy runs: the outbox relay, the event stream follower
+//! (which drops stale cache entries and keeps this copy's search index current), and the expiry
+//! of overdue stock holds.
 //! Both are safe to run in every copy at once and to stop at any point (see `app::events`).
 
 use std::time::Duration;
@@ -7,7 +8,7 @@ use std::time::Duration;
 use app::events::relay::{self, BATCH_ROWS};
 use app::events::stream::Cursor;
 use app::state::AppState;
-use app::{catalog, search};
+use app::{catalog, checkout, search};
 use tokio::task::JoinHandle;
 
 /// How often the relay looks for new events when the last pass found few.
@@ -20,6 +21,7 @@ pub fn spawn(state: &AppState, events: Cursor) -> Vec<JoinHandle<()>> {
     vec![
         tokio::spawn(relay_outbox(state.clone())),
         tokio::spawn(follow_events(state.clone(), events)),
+        tokio::spawn(expire_holds(state.clone())),
     ]
 }
 
@@ -61,6 +63,21 @@ async fn relay_outbox(state: AppState) {
                 tokio::time::sleep(RETRY_AFTER_FAILURE).await;
             }
         }
+    }
+}
+
+/// How often the expiry job looks for overdue holds. Checkout reclaims an item's expired holds by
+/// itself, so this only keeps the displayed stock fresh and ends unpaid orders.
+const EXPIRY_EVERY: Duration = Duration::from_secs(1);
+
+async fn expire_holds(state: AppState) {
+    let mut log = FailureLog::default();
+    loop {
+        match checkout::service::expire_due_holds(&state).await {
+            Ok(_) => log.succeeded("hold expiry"),
+            Err(error) => log.failed("hold expiry", &error),
+        }
+        tokio::time::sleep(EXPIRY_EVERY).await;
     }
 }
 

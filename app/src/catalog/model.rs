@@ -94,6 +94,12 @@ pub enum StockCause {
     AdminSet,
     /// An admin added or removed units.
     AdminAdjust,
+    /// Units held for a checkout (negative).
+    Hold,
+    /// A hold given back: its order was canceled or a shard of its checkout failed.
+    Release,
+    /// A hold that ran out of time: its units are back on sale.
+    Expire,
 }
 
 impl StockCause {
@@ -102,6 +108,9 @@ impl StockCause {
         match self {
             StockCause::AdminSet => "admin_set",
             StockCause::AdminAdjust => "admin_adjust",
+            StockCause::Hold => "hold",
+            StockCause::Release => "release",
+            StockCause::Expire => "expire",
         }
     }
 
@@ -110,6 +119,9 @@ impl StockCause {
         match text {
             "admin_set" => Some(StockCause::AdminSet),
             "admin_adjust" => Some(StockCause::AdminAdjust),
+            "hold" => Some(StockCause::Hold),
+            "release" => Some(StockCause::Release),
+            "expire" => Some(StockCause::Expire),
             _ => None,
         }
     }

@@ -449,6 +449,11 @@ pub async fn ledger_mismatches(state: &AppState) -> Result<Vec<(ItemId, i64, i64
     Ok(mismatches)
 }
 
+/// Drops an item's cached copy (after a change made outside this module, such as a hold).
+pub async fn forget_cached_item(state: &AppState, id: ItemId) {
+    cache::forget_item(&state.redis, &id).await;
+}
+
 /// Applies an event from the stream: drops what this copy's readers could see stale.
 pub async fn apply_event(state: &AppState, event: &Event) {
     match event {

@@ -5,6 +5,7 @@ mod accounts;
 mod cart;
 mod catalog;
 mod extract;
+mod orders;
 
 use std::collections::BTreeMap;
 
@@ -69,13 +70,18 @@ impl Modify for SessionScheme {
         cart::put_line,
         cart::delete_line,
         cart::clear,
+        orders::check_out,
+        orders::list,
+        orders::get,
+        orders::cancel,
     ),
     components(schemas(ErrorBody)),
     modifiers(&SessionScheme),
     tags(
         (name = "catalog", description = "Categories, items and the stock ledger"),
         (name = "accounts", description = "Users and sessions"),
-        (name = "cart", description = "The caller's cart")
+        (name = "cart", description = "The caller's cart"),
+        (name = "orders", description = "Checkout and the caller's orders")
     )
 )]
 struct ApiDoc;
@@ -121,6 +127,10 @@ pub fn router(body_limit_bytes: usize) -> Router<AppState> {
             "/cart/items/{item_id}",
             axum::routing::put(cart::put_line).delete(cart::delete_line),
         )
+        .route("/checkouts", axum::routing::post(orders::check_out))
+        .route("/orders", get(orders::list))
+        .route("/orders/{id}", get(orders::get))
+        .route("/orders/{id}/cancel", axum::routing::post(orders::cancel))
         .route("/sessions", axum::routing::post(accounts::log_in))
         .route(
             "/sessions/current",

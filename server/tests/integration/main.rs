@@ -6,6 +6,7 @@ mod helpers;
 mod accounts;
 mod cart;
 mod catalog;
+mod checkout;
 mod health;
 mod pages;
 mod search;

@@ -1,0 +1,368 @@
+//! Checkout's SQL, on one shard: orders, their lines, holds, and the stock they take and give back.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use rust_decimal::Decimal;
+use sqlx::MySqlConnection;
+
+use super::model::{Order, OrderLine, OrderStatus};
+use crate::money::Currency;
+use crate::shard::ShardId;
+use crate::shard::id::{ItemId, OrderId};
+
+fn decode(message: impl Into<String>) -> sqlx::Error {
+    sqlx::Error::Decode(message.into().into())
+}
+
+/// Takes `quantity` units of an item if that many are there; returns whether it did. One
+/// conditional UPDATE: the row lock serialises buyers, and stock cannot go below zero.
+pub async fn take_stock(
+    connection: &mut MySqlConnection,
+    item: u64,
+    quantity: u32,
+) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query(
+        "UPDATE items SET stock = stock - ? WHERE id = ? AND deleted_at IS NULL AND stock >= ?",
+    )
+    .bind(quantity)
+    .bind(item)
+    .bind(quantity)
+    .execute(connection)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Gives units back to an item.
+pub async fn return_stock(
+    connection: &mut MySqlConnection,
+    item: u64,
+    quantity: u32,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE items SET stock = stock + ? WHERE id = ?")
+        .bind(quantity)
+        .bind(item)
+        .execute(connection)
+        .await?;
+    Ok(())
+}
+
+/// An item's stock now (0 for a deleted or unknown item).
+pub async fn stock(connection: &mut MySqlConnection, item: u64) -> Result<u32, sqlx::Error> {
+    let stock: Option<i64> = sqlx::query_scalar(
+        "SELECT CAST(stock AS SIGNED) FROM items WHERE id = ? AND deleted_at IS NULL",
+    )
+    .bind(item)
+    .fetch_optional(connection)
+    .await?;
+    Ok(stock.and_then(|s| u32::try_from(s).ok()).unwrap_or(0))
+}
+
+/// Adds an order (pending) and returns its row id.
+#[allow(clippy::too_many_arguments)]
+pub async fn insert_order(
+    connection: &mut MySqlConnection,
+    checkout_id: &str,
+    user: u64,
+    currency: Currency,
+    total: Decimal,
+    expires: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<u64, sqlx::Error> {
+    let result = sqlx::query(
+        "INSERT INTO orders (checkout_id, user_id, status, currency, total, hold_expires_at, created_at, updated_at) \
+         VALUES (?, ?, 'pending', ?, ?, ?, ?, ?)",
+    )
+    .bind(checkout_id)
+    .bind(user)
+    .bind(currency.code())
+    .bind(total)
+    .bind(expires.naive_utc())
+    .bind(now.naive_utc())
+    .bind(now.naive_utc())
+    .execute(connection)
+    .await?;
+    Ok(result.last_insert_id())
+}
+
+/// Adds an order's line.
+pub async fn insert_line(
+    connection: &mut MySqlConnection,
+    order: u64,
+    line: &OrderLine,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO order_items (order_id, item_id, name, quantity, unit_price) VALUES (?, ?, ?, ?, ?)")
+        .bind(order)
+        .bind(line.item_id.local())
+        .bind(&line.name)
+        .bind(line.quantity)
+        .bind(line.unit_price)
+        .execute(connection)
+        .await?;
+    Ok(())
+}
+
+/// Adds an active hold.
+pub async fn insert_hold(
+    connection: &mut MySqlConnection,
+    order: u64,
+    item: u64,
+    quantity: u32,
+    expires: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO holds (order_id, item_id, quantity, status, expires_at, created_at, updated_at) \
+         VALUES (?, ?, ?, 'active', ?, ?, ?)",
+    )
+    .bind(order)
+    .bind(item)
+    .bind(quantity)
+    .bind(expires.naive_utc())
+    .bind(now.naive_utc())
+    .bind(now.naive_utc())
+    .execute(connection)
+    .await?;
+    Ok(())
+}
+
+/// An active hold, locked.
+#[derive(Debug, Clone, Copy)]
+pub struct HeldUnits {
+    pub hold: u64,
+    pub order: u64,
+    pub item: u64,
+    pub quantity: u32,
+}
+
+type HoldRow = (u64, u64, u64, i32);
+
+fn held(rows: Vec<HoldRow>) -> Vec<HeldUnits> {
+    rows.into_iter()
+        .map(|(hold, order, item, quantity)| HeldUnits {
+            hold,
+            order,
+            item,
+            quantity: u32::try_from(quantity).unwrap_or(0),
+        })
+        .collect()
+}
+
+/// Active holds past their expiry (of one item, or any), locked; rows another transaction has
+/// locked are skipped, so several expiry runs share the work instead of queueing.
+pub async fn lock_expired_holds(
+    connection: &mut MySqlConnection,
+    item: Option<u64>,
+    now: DateTime<Utc>,
+    limit: u32,
+) -> Result<Vec<HeldUnits>, sqlx::Error> {
+    let rows: Vec<HoldRow> = sqlx::query_as(
+        "SELECT id, order_id, item_id, quantity FROM holds \
+         WHERE status = 'active' AND expires_at < ? AND (? IS NULL OR item_id = ?) \
+         ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED",
+    )
+    .bind(now.naive_utc())
+    .bind(item)
+    .bind(item)
+    .bind(limit)
+    .fetch_all(connection)
+    .await?;
+    Ok(held(rows))
+}
+
+/// An order's active holds, locked.
+pub async fn lock_order_holds(
+    connection: &mut MySqlConnection,
+    order: u64,
+) -> Result<Vec<HeldUnits>, sqlx::Error> {
+    let rows: Vec<HoldRow> = sqlx::query_as(
+        "SELECT id, order_id, item_id, quantity FROM holds WHERE order_id = ? AND status = 'active' \
+         ORDER BY item_id FOR UPDATE",
+    )
+    .bind(order)
+    .fetch_all(connection)
+    .await?;
+    Ok(held(rows))
+}
+
+/// Ends a hold (`released` or `expired`).
+pub async fn end_hold(
+    connection: &mut MySqlConnection,
+    hold: u64,
+    status: &str,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE holds SET status = ?, updated_at = ? WHERE id = ? AND status = 'active'")
+        .bind(status)
+        .bind(now.naive_utc())
+        .bind(hold)
+        .execute(connection)
+        .await?;
+    Ok(())
+}
+
+/// Moves a pending order to `to`; returns whether it was pending.
+pub async fn end_pending_order(
+    connection: &mut MySqlConnection,
+    order: u64,
+    to: OrderStatus,
+    now: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query(
+        "UPDATE orders SET status = ?, updated_at = ? WHERE id = ? AND status = 'pending'",
+    )
+    .bind(to.as_str())
+    .bind(now.naive_utc())
+    .bind(order)
+    .execute(connection)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// An order's owner and status, locked.
+pub async fn lock_order(
+    connection: &mut MySqlConnection,
+    order: u64,
+) -> Result<Option<(u64, String)>, sqlx::Error> {
+    sqlx::query_as("SELECT user_id, status FROM orders WHERE id = ? FOR UPDATE")
+        .bind(order)
+        .fetch_optional(connection)
+        .await
+}
+
+type OrderRow = (
+    u64,
+    String,
+    u64,
+    String,
+    String,
+    Decimal,
+    NaiveDateTime,
+    NaiveDateTime,
+);
+const ORDER_COLUMNS: &str =
+    "id, checkout_id, user_id, status, currency, total, hold_expires_at, created_at";
+
+/// Orders with their lines: two queries for any number of orders (no query per order).
+async fn with_lines(
+    connection: &mut MySqlConnection,
+    shard: ShardId,
+    rows: Vec<OrderRow>,
+) -> Result<Vec<(u64, Order)>, sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids = rows
+        .iter()
+        .map(|row| row.0.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let lines: Vec<(u64, u64, String, i32, Decimal)> = sqlx::query_as(&format!(
+        "SELECT order_id, item_id, name, quantity, unit_price FROM order_items WHERE order_id IN ({ids}) ORDER BY item_id"
+    ))
+    .fetch_all(&mut *connection)
+    .await?;
+    rows.into_iter()
+        .map(
+            |(id, checkout_id, user, status, currency, total, expires, created)| {
+                let lines = lines
+                    .iter()
+                    .filter(|line| line.0 == id)
+                    .map(|(_, item, name, quantity, price)| {
+                        Ok(OrderLine {
+                            item_id: ItemId::new(shard, *item)
+                                .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+                            name: name.clone(),
+                            quantity: u32::try_from(*quantity).unwrap_or(0),
+                            unit_price: *price,
+                        })
+                    })
+                    .collect::<Result<Vec<_>, sqlx::Error>>()?;
+                let order = Order {
+                    id: OrderId::new(shard, id).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+                    checkout_id,
+                    status: OrderStatus::parse(&status)
+                        .ok_or_else(|| decode(format!("unknown status {status:?}")))?,
+                    currency: currency.parse().map_err(decode)?,
+                    total,
+                    hold_expires_at: expires.and_utc(),
+                    created_at: created.and_utc(),
+                    lines,
+                };
+                Ok((user, order))
+            },
+        )
+        .collect()
+}
+
+/// The order of a checkout on this shard, with its owner.
+pub async fn order_of_checkout(
+    connection: &mut MySqlConnection,
+    shard: ShardId,
+    checkout_id: &str,
+) -> Result<Option<(u64, Order)>, sqlx::Error> {
+    let rows: Vec<OrderRow> = sqlx::query_as(&format!(
+        "SELECT {ORDER_COLUMNS} FROM orders WHERE checkout_id = ?"
+    ))
+    .bind(checkout_id)
+    .fetch_all(&mut *connection)
+    .await?;
+    Ok(with_lines(connection, shard, rows)
+        .await?
+        .into_iter()
+        .next())
+}
+
+/// One order with its owner.
+pub async fn order(
+    connection: &mut MySqlConnection,
+    id: OrderId,
+) -> Result<Option<(u64, Order)>, sqlx::Error> {
+    let rows: Vec<OrderRow> =
+        sqlx::query_as(&format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = ?"))
+            .bind(id.local())
+            .fetch_all(&mut *connection)
+            .await?;
+    Ok(with_lines(connection, id.shard(), rows)
+        .await?
+        .into_iter()
+        .next())
+}
+
+/// A customer's newest orders on this shard.
+pub async fn orders_of_user(
+    connection: &mut MySqlConnection,
+    shard: ShardId,
+    user: u64,
+    limit: u32,
+) -> Result<Vec<Order>, sqlx::Error> {
+    let rows: Vec<OrderRow> = sqlx::query_as(&format!(
+        "SELECT {ORDER_COLUMNS} FROM orders WHERE user_id = ? ORDER BY created_at DESC, id DESC LIMIT ?"
+    ))
+    .bind(user)
+    .bind(limit)
+    .fetch_all(&mut *connection)
+    .await?;
+    Ok(with_lines(connection, shard, rows)
+        .await?
+        .into_iter()
+        .map(|(_, order)| order)
+        .collect())
+}
+
+/// Broken hold invariants on this shard: active holds past expiry by more than `grace_s`, and
+/// active holds whose order is not pending.
+pub async fn hold_violations(
+    connection: &mut MySqlConnection,
+    now: DateTime<Utc>,
+    grace_s: i64,
+) -> Result<(i64, i64), sqlx::Error> {
+    sqlx::query_as(
+        "SELECT \
+           CAST((SELECT COUNT(*) FROM holds WHERE status = 'active' AND expires_at < ? - INTERVAL ? SECOND) AS SIGNED), \
+           CAST((SELECT COUNT(*) FROM holds h JOIN orders o ON o.id = h.order_id \
+                 WHERE h.status = 'active' AND o.status <> 'pending') AS SIGNED)",
+    )
+    .bind(now.naive_utc())
+    .bind(grace_s)
+    .fetch_one(connection)
+    .await
+}

@@ -1,0 +1,580 @@
+//! Checkout's rules: turning a cart into held orders, cancelling them, expiring holds, and reading
+//! a customer's orders.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use rust_decimal::Decimal;
+use sha2::{Digest, Sha256};
+use sqlx::mysql::MySqlDatabaseError;
+use sqlx::{MySqlConnection, Transaction};
+
+use super::model::{Checkout, Order, OrderLine, OrderStatus};
+use super::repo::{self, HeldUnits};
+use crate::accounts::model::User;
+use crate::cart::store::{self, Owner};
+use crate::catalog::model::{CategoryId, StockCause};
+use crate::catalog::repo as catalog_repo;
+use crate::catalog::service as catalog;
+use crate::error::AppError;
+use crate::events::{self, Event};
+use crate::money::Currency;
+use crate::shard::ShardId;
+use crate::shard::id::{ItemId, OrderId};
+use crate::shard::router::DbError;
+use crate::state::AppState;
+
+/// How long a checkout's stock is held.
+pub const HOLD_WINDOW: Duration = Duration::from_secs(120);
+/// How many times a transaction that lost a deadlock or a lock wait is tried again.
+const RETRIES: u32 = 3;
+/// Holds expired per transaction of the expiry job.
+pub const EXPIRY_BATCH: u32 = 200;
+/// How late the expiry job may be before the audit calls an active hold a broken invariant.
+pub const EXPIRY_GRACE_S: i64 = 30;
+
+fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+/// A deadlock (1213) or a lock-wait timeout (1205): the transaction is rolled back and may be
+/// tried again.
+fn is_retryable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Database(e) => e
+            .try_downcast_ref::<MySqlDatabaseError>()
+            .is_some_and(|e| matches!(e.number(), 1213 | 1205)),
+        _ => false,
+    }
+}
+
+/// The checkout's ID: the same customer and idempotency key always give the same one, so a
+/// retried request finds what the first made.
+fn checkout_id(user: &User, key: &str) -> String {
+    let digest = Sha256::digest(format!("{}:{key}", user.id.0).as_bytes());
+    digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Checks an idempotency key: 8 to 64 visible ASCII characters.
+pub fn parse_idempotency_key(key: Option<&str>) -> Result<String, AppError> {
+    let key = key.map(str::trim).unwrap_or_default();
+    if !(8..=64).contains(&key.len()) || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(AppError::invalid(
+            "idempotency_key",
+            "send 8 to 64 visible characters, new for each checkout (the Idempotency-Key header)",
+        ));
+    }
+    Ok(key.to_owned())
+}
+
+/// One shard's part of a checkout.
+struct ShardLine {
+    item: ItemId,
+    category: CategoryId,
+    name: String,
+    quantity: u32,
+    unit_price: Decimal,
+}
+
+/// Why one shard could not hold its lines.
+enum ShardFailure {
+    Short {
+        item: ItemId,
+        name: String,
+        left: u32,
+    },
+    Error(AppError),
+}
+
+impl From<DbError> for ShardFailure {
+    fn from(error: DbError) -> Self {
+        ShardFailure::Error(error.into())
+    }
+}
+
+/// Turns the customer's cart into one held order per shard. Either every shard holds its lines,
+/// or none does: orders already made on other shards are released, and the customer learns which
+/// item is short and how many are left.
+pub async fn check_out(state: &AppState, user: &User, key: &str) -> Result<Checkout, AppError> {
+    let checkout_id = checkout_id(user, key);
+    let owner = Owner::User(user.id);
+    let cart = store::lines(&state.redis, &owner).await?;
+    // A retry after success finds the orders even though the cart was emptied.
+    let existing = find_checkout(state, user, &checkout_id).await?;
+    if !existing.is_empty() {
+        return Ok(summary(checkout_id, existing));
+    }
+    if cart.is_empty() {
+        return Err(AppError::invalid("cart", "is empty"));
+    }
+    let mut per_shard: BTreeMap<ShardId, Vec<ShardLine>> = BTreeMap::new();
+    let mut currency: Option<Currency> = None;
+    for (id, line) in &cart {
+        let item = catalog::item(state, *id).await?;
+        if *currency.get_or_insert(item.currency) != item.currency {
+            return Err(AppError::invalid(
+                "cart",
+                "holds items in more than one currency",
+            ));
+        }
+        per_shard.entry(id.shard()).or_default().push(ShardLine {
+            item: *id,
+            category: item.category_id,
+            name: item.name,
+            quantity: line.quantity,
+            unit_price: item.price,
+        });
+    }
+    let currency = currency.unwrap_or(Currency::EUR);
+    let expires = now() + chrono::Duration::from_std(HOLD_WINDOW).map_err(AppError::internal)?;
+
+    let attempts = per_shard.into_iter().map(|(shard, mut lines)| {
+        // A fixed lock order: every checkout takes its rows in item-id order.
+        lines.sort_by_key(|line| line.item);
+        let checkout_id = checkout_id.clone();
+        async move {
+            let result =
+                hold_on_shard(state, shard, &checkout_id, user, currency, &lines, expires).await;
+            (shard, result)
+        }
+    });
+    let results = futures_util::future::join_all(attempts).await;
+    let mut orders = Vec::new();
+    let mut failure = None;
+    for (shard, result) in results {
+        match result {
+            Ok(order) => orders.push(order),
+            Err(error) => {
+                tracing::info!(%shard, checkout_id, "checkout shard failed");
+                failure.get_or_insert(error);
+            }
+        }
+    }
+    if let Some(failure) = failure {
+        for order in &orders {
+            if let Err(error) =
+                release(state, order.id, OrderStatus::Canceled, StockCause::Release).await
+            {
+                // The hold still expires by itself; the audit would flag it only past the grace.
+                tracing::error!(order_id = %order.id, %error, "could not release a failed checkout's order");
+            }
+        }
+        return Err(match failure {
+            ShardFailure::Short { item, name, left } => AppError::SoldOut {
+                item: item.to_string(),
+                name,
+                left,
+            },
+            ShardFailure::Error(error) => error,
+        });
+    }
+    store::clear(&state.redis, &owner).await?;
+    tracing::info!(
+        user_id = user.id.0,
+        checkout_id,
+        orders = orders.len(),
+        "checked out"
+    );
+    Ok(summary(checkout_id, orders))
+}
+
+fn summary(checkout_id: String, mut orders: Vec<Order>) -> Checkout {
+    orders.sort_by_key(|order| order.id);
+    let hold_expires_at = orders
+        .iter()
+        .map(|order| order.hold_expires_at)
+        .min()
+        .unwrap_or_else(Utc::now);
+    Checkout {
+        checkout_id,
+        orders,
+        hold_expires_at,
+    }
+}
+
+/// The orders a checkout already made, on every shard.
+async fn find_checkout(
+    state: &AppState,
+    user: &User,
+    checkout_id: &str,
+) -> Result<Vec<Order>, AppError> {
+    let found = state
+        .shards
+        .scatter(|shard, database| async move {
+            let mut connection = database.acquire().await?;
+            repo::order_of_checkout(&mut connection, shard, checkout_id)
+                .await
+                .map_err(|e| database.error(e))
+        })
+        .await;
+    let mut orders = Vec::new();
+    for (_, result) in found {
+        if let Some((owner, order)) = result?
+            && owner == user.id.0
+        {
+            orders.push(order);
+        }
+    }
+    Ok(orders)
+}
+
+/// One shard's transaction, retried after a deadlock or a lock-wait timeout.
+#[allow(clippy::too_many_arguments)]
+async fn hold_on_shard(
+    state: &AppState,
+    shard: ShardId,
+    checkout_id: &str,
+    user: &User,
+    currency: Currency,
+    lines: &[ShardLine],
+    expires: DateTime<Utc>,
+) -> Result<Order, ShardFailure> {
+    let database = state.shards.shard(shard)?;
+    let mut attempt = 0;
+    loop {
+        let mut tx = database.begin().await?;
+        let result = hold_lines(&mut tx, shard, checkout_id, user, currency, lines, expires).await;
+        match result {
+            Ok(Ok(order)) => {
+                tx.commit().await.map_err(|e| database.error(e))?;
+                for line in lines {
+                    catalog::forget_cached_item(state, line.item).await;
+                }
+                return Ok(order);
+            }
+            Ok(Err(short)) => {
+                tx.rollback().await.map_err(|e| database.error(e))?;
+                return Err(short);
+            }
+            Err(error) if is_retryable(&error) && attempt < RETRIES => {
+                let _ = tx.rollback().await;
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(
+                    10 * (1 << attempt) + u64::from(rand::random::<u8>() % 10),
+                ))
+                .await;
+            }
+            Err(error) if is_retryable(&error) => {
+                let _ = tx.rollback().await;
+                return Err(ShardFailure::Error(AppError::Unavailable {
+                    what: format!("{shard} (too busy: try again)"),
+                }));
+            }
+            Err(error) => {
+                let _ = tx.rollback().await;
+                return Err(database.error(error).into());
+            }
+        }
+    }
+}
+
+/// Inside the shard's transaction: the stock of every line (in item-id order), then the order,
+/// its lines, holds, ledger rows and events. `Ok(Err(..))` is a short line: roll back.
+#[allow(clippy::too_many_arguments)]
+async fn hold_lines(
+    tx: &mut Transaction<'static, sqlx::MySql>,
+    shard: ShardId,
+    checkout_id: &str,
+    user: &User,
+    currency: Currency,
+    lines: &[ShardLine],
+    expires: DateTime<Utc>,
+) -> Result<Result<Order, ShardFailure>, sqlx::Error> {
+    let now = now();
+    for line in lines {
+        let local = line.item.local();
+        if repo::take_stock(tx, local, line.quantity).await? {
+            continue;
+        }
+        // Short: first give back this item's expired holds (never wait for the job), then retry.
+        expire_holds(tx, shard, Some(local), now, EXPIRY_BATCH).await?;
+        if !repo::take_stock(tx, local, line.quantity).await? {
+            let left = repo::stock(tx, local).await?;
+            return Ok(Err(ShardFailure::Short {
+                item: line.item,
+                name: line.name.clone(),
+                left,
+            }));
+        }
+    }
+    let total: Decimal = lines
+        .iter()
+        .map(|line| line.unit_price * Decimal::from(line.quantity))
+        .sum();
+    let order =
+        repo::insert_order(tx, checkout_id, user.id.0, currency, total, expires, now).await?;
+    let mut order_lines = Vec::with_capacity(lines.len());
+    for line in lines {
+        let order_line = OrderLine {
+            item_id: line.item,
+            name: line.name.clone(),
+            quantity: line.quantity,
+            unit_price: line.unit_price,
+        };
+        repo::insert_line(tx, order, &order_line).await?;
+        repo::insert_hold(tx, order, line.item.local(), line.quantity, expires, now).await?;
+        let after = repo::stock(tx, line.item.local()).await?;
+        catalog_repo::insert_movement(
+            tx,
+            line.item,
+            -i64::from(line.quantity),
+            after,
+            StockCause::Hold,
+            &format!(
+                "order {}",
+                OrderId::new(shard, order)
+                    .map(|id| id.to_string())
+                    .unwrap_or_default()
+            ),
+            now,
+        )
+        .await?;
+        events::record(
+            tx,
+            &Event::ItemChanged {
+                item_id: line.item,
+                category_id: line.category,
+            },
+        )
+        .await?;
+        order_lines.push(order_line);
+    }
+    Ok(Ok(Order {
+        id: OrderId::new(shard, order).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+        checkout_id: checkout_id.to_owned(),
+        status: OrderStatus::Pending,
+        currency,
+        total,
+        hold_expires_at: expires,
+        created_at: now,
+        lines: order_lines,
+    }))
+}
+
+/// Gives back the units of `holds`, ends them with `cause`'s status, and ends their pending
+/// orders as `order_status`. Runs inside the caller's transaction.
+async fn give_back(
+    connection: &mut MySqlConnection,
+    shard: ShardId,
+    holds: &[HeldUnits],
+    cause: StockCause,
+    order_status: OrderStatus,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    let hold_status = if cause == StockCause::Expire {
+        "expired"
+    } else {
+        "released"
+    };
+    for held in holds {
+        repo::return_stock(connection, held.item, held.quantity).await?;
+        repo::end_hold(connection, held.hold, hold_status, now).await?;
+        let after = repo::stock(connection, held.item).await?;
+        let item = ItemId::new(shard, held.item).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+        let order =
+            OrderId::new(shard, held.order).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+        catalog_repo::insert_movement(
+            connection,
+            item,
+            i64::from(held.quantity),
+            after,
+            cause,
+            &format!("order {order}"),
+            now,
+        )
+        .await?;
+        let category: Option<u64> =
+            sqlx::query_scalar("SELECT category_id FROM items WHERE id = ?")
+                .bind(held.item)
+                .fetch_optional(&mut *connection)
+                .await?;
+        if let Some(category) = category {
+            events::record(
+                connection,
+                &Event::ItemChanged {
+                    item_id: item,
+                    category_id: CategoryId(category),
+                },
+            )
+            .await?;
+        }
+    }
+    let mut orders: Vec<u64> = holds.iter().map(|h| h.order).collect();
+    orders.sort_unstable();
+    orders.dedup();
+    for order in orders {
+        repo::end_pending_order(connection, order, order_status, now).await?;
+    }
+    Ok(())
+}
+
+/// Expires up to `limit` overdue holds (of one item, or any) inside the caller's transaction.
+async fn expire_holds(
+    connection: &mut MySqlConnection,
+    shard: ShardId,
+    item: Option<u64>,
+    now: DateTime<Utc>,
+    limit: u32,
+) -> Result<usize, sqlx::Error> {
+    let holds = repo::lock_expired_holds(connection, item, now, limit).await?;
+    // Whole orders fail together: take their other active holds too.
+    let mut all = holds.clone();
+    let mut orders: Vec<u64> = holds.iter().map(|h| h.order).collect();
+    orders.sort_unstable();
+    orders.dedup();
+    for order in orders {
+        for other in repo::lock_order_holds(connection, order).await? {
+            if !all.iter().any(|h| h.hold == other.hold) {
+                all.push(other);
+            }
+        }
+    }
+    give_back(
+        connection,
+        shard,
+        &all,
+        StockCause::Expire,
+        OrderStatus::Failed,
+        now,
+    )
+    .await?;
+    Ok(all.len())
+}
+
+/// The expiry job's pass over every shard: one transaction per batch of overdue holds. Safe with
+/// several copies at once (`SKIP LOCKED`) and when killed at any point (each batch commits whole).
+pub async fn expire_due_holds(state: &AppState) -> Result<usize, AppError> {
+    let mut expired = 0;
+    for (shard, database) in state.shards.shards() {
+        loop {
+            let mut tx = database.begin().await?;
+            let count = expire_holds(&mut tx, shard, None, now(), EXPIRY_BATCH)
+                .await
+                .map_err(|e| AppError::from(database.error(e)))?;
+            tx.commit()
+                .await
+                .map_err(|e| AppError::from(database.error(e)))?;
+            expired += count;
+            if count < EXPIRY_BATCH as usize {
+                break;
+            }
+        }
+    }
+    if expired > 0 {
+        tracing::info!(holds = expired, "expired holds");
+    }
+    Ok(expired)
+}
+
+/// Ends a pending order: its holds give their units back. Returns whether it was pending.
+async fn release(
+    state: &AppState,
+    id: OrderId,
+    status: OrderStatus,
+    cause: StockCause,
+) -> Result<bool, AppError> {
+    let database = state.shards.for_id(&id)?;
+    let db = |e| AppError::from(database.error(e));
+    let mut tx = database.begin().await?;
+    let Some((_, current)) = repo::lock_order(&mut tx, id.local()).await.map_err(db)? else {
+        return Err(AppError::not_found("order"));
+    };
+    if current != OrderStatus::Pending.as_str() {
+        return Ok(false);
+    }
+    let holds = repo::lock_order_holds(&mut tx, id.local())
+        .await
+        .map_err(db)?;
+    give_back(&mut tx, id.shard(), &holds, cause, status, now())
+        .await
+        .map_err(db)?;
+    // An order with no active hold left (all expired already) still ends here.
+    repo::end_pending_order(&mut tx, id.local(), status, now())
+        .await
+        .map_err(db)?;
+    tx.commit().await.map_err(db)?;
+    for held in &holds {
+        if let Ok(item) = ItemId::new(id.shard(), held.item) {
+            catalog::forget_cached_item(state, item).await;
+        }
+    }
+    Ok(true)
+}
+
+/// Cancels a customer's pending order (idempotent: a canceled order stays canceled). Another
+/// customer's order is 404; a placed or failed order cannot be canceled here.
+pub async fn cancel(state: &AppState, user: &User, id: OrderId) -> Result<Order, AppError> {
+    let current = order(state, user, id).await?;
+    match current.status {
+        OrderStatus::Pending => {
+            release(state, id, OrderStatus::Canceled, StockCause::Release).await?;
+        }
+        OrderStatus::Canceled => {}
+        status => {
+            return Err(AppError::conflict(
+                "status",
+                format!("a {} order cannot be canceled", status.as_str()),
+            ));
+        }
+    }
+    order(state, user, id).await
+}
+
+/// One of the customer's orders (admins see any); 404 for another customer's.
+pub async fn order(state: &AppState, user: &User, id: OrderId) -> Result<Order, AppError> {
+    let database = state.shards.for_id(&id)?;
+    let mut connection = database.acquire().await?;
+    match repo::order(&mut connection, id)
+        .await
+        .map_err(|e| AppError::from(database.error(e)))?
+    {
+        Some((owner, order))
+            if owner == user.id.0 || user.role == crate::accounts::model::Role::Admin =>
+        {
+            Ok(order)
+        }
+        _ => Err(AppError::not_found("order")),
+    }
+}
+
+/// The customer's newest orders across every shard (one query per shard, in parallel), merged.
+pub async fn orders(state: &AppState, user: &User, limit: u32) -> Result<Vec<Order>, AppError> {
+    let found = state
+        .shards
+        .scatter(|shard, database| async move {
+            let mut connection = database.acquire().await?;
+            repo::orders_of_user(&mut connection, shard, user.id.0, limit)
+                .await
+                .map_err(|e| database.error(e))
+        })
+        .await;
+    let mut orders = Vec::new();
+    for (_, result) in found {
+        orders.extend(result?);
+    }
+    orders.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+    orders.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    Ok(orders)
+}
+
+/// Broken hold invariants on every shard: (overdue active holds, active holds of non-pending
+/// orders).
+pub async fn hold_violations(state: &AppState) -> Result<(i64, i64), AppError> {
+    let found = state
+        .shards
+        .scatter(|_, database| async move {
+            let mut connection = database.acquire().await?;
+            repo::hold_violations(&mut connection, now(), EXPIRY_GRACE_S)
+                .await
+                .map_err(|e| database.error(e))
+        })
+        .await;
+    let mut total = (0, 0);
+    for (_, result) in found {
+        let (overdue, orphaned) = result?;
+        total.0 += overdue;
+        total.1 += orphaned;
+    }
+    Ok(total)
+}

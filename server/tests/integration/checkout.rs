@@ -1,0 +1,366 @@
+//! Checkout under contention, across shards, retried, cancelled and expired; every test ends with
+//! the audit.
+
+use app::accounts::model::{NewUser, Password, Role};
+use app::cart::store::{self, Owner, Stored};
+use app::shard::id::ItemId;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, send_json, spawn_app};
+
+/// Customers made straight in the directory (no password hashing: hundreds are needed), each with
+/// a session token.
+async fn customers(
+    app: &TestApp,
+    prefix: &str,
+    count: usize,
+) -> Vec<(app::accounts::model::UserId, String)> {
+    let directory = app.state.shards.directory();
+    let mut connection = directory.acquire().await.unwrap();
+    let mut made = Vec::with_capacity(count);
+    for n in 0..count {
+        let user = NewUser {
+            username: format!("{prefix}{n}"),
+            email: format!("{prefix}{n}@surge.test"),
+            phone: "+4930123456".into(),
+            display_name: format!("Buyer {n}"),
+            timezone: "UTC".into(),
+            password: Password::any(String::new()),
+        };
+        let id = app::accounts::repo::insert(
+            &mut connection,
+            &user,
+            "$argon2id$unused",
+            Role::Customer,
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+        let token = app::accounts::session::create(&app.state, id)
+            .await
+            .unwrap();
+        made.push((id, token));
+    }
+    made
+}
+
+async fn fill_cart(app: &TestApp, user: app::accounts::model::UserId, lines: &[(&Value, u32)]) {
+    for (item, quantity) in lines {
+        let id: ItemId = item["id"].as_str().unwrap().parse().unwrap();
+        let price = item["price"].as_str().unwrap().parse().unwrap();
+        store::set(
+            &app.state.redis,
+            &Owner::User(user),
+            id,
+            Stored {
+                quantity: *quantity,
+                price,
+            },
+        )
+        .await
+        .unwrap();
+    }
+}
+
+async fn check_out(app: &TestApp, token: &str, key: &str) -> (u16, Value) {
+    send_json(
+        app.client
+            .post(app.url("/api/v1/checkouts"))
+            .bearer_auth(token)
+            .header("idempotency-key", key),
+    )
+    .await
+}
+
+async fn stock_of(app: &TestApp, item: &Value) -> u64 {
+    let (_, read) = app
+        .get_json(&format!("/api/v1/items/{}", item["id"].as_str().unwrap()))
+        .await;
+    read["stock"].as_u64().unwrap()
+}
+
+/// The item's stock as reads see it, once the change's event has reached the cache (2 s at most).
+async fn stock_becomes(app: &TestApp, item: &Value, expected: u64) {
+    let started = std::time::Instant::now();
+    while stock_of(app, item).await != expected {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(2),
+            "the stock did not become {expected}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+async fn assert_audit_clean(app: &TestApp) {
+    let report = server::audit::audit(&app.state).await.unwrap();
+    assert!(report.is_clean(), "{report}");
+}
+
+#[tokio::test]
+async fn three_hundred_buyers_for_ten_units_hold_exactly_ten() {
+    let app = spawn_app().await;
+    let category = app.create_category("Flash").await;
+    let item = app
+        .create_item(&category, "Flash Console", "299.00", 10)
+        .await;
+    let buyers = customers(&app, "flash", 300).await;
+    for (user, _) in &buyers {
+        fill_cart(&app, *user, &[(&item, 1)]).await;
+    }
+    let attempts = buyers.iter().enumerate().map(|(n, (_, token))| {
+        let app = &app;
+        async move { check_out(app, token, &format!("flash-key-{n}")).await }
+    });
+    let answers = futures_util::future::join_all(attempts).await;
+    let held = answers.iter().filter(|(status, _)| *status == 201).count();
+    let sold_out: Vec<_> = answers
+        .iter()
+        .filter(|(status, _)| *status == 409)
+        .collect();
+    assert_eq!(held, 10, "exactly the stock is held");
+    assert_eq!(sold_out.len(), 290, "everyone else is told");
+    for (_, answer) in &sold_out {
+        assert_eq!(answer["error"], "sold_out");
+        assert_eq!(answer["left"], 0);
+        assert_eq!(answer["name"], "Flash Console");
+    }
+    assert_eq!(stock_of(&app, &item).await, 0);
+    assert_audit_clean(&app).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn buyers_of_two_items_in_any_order_never_deadlock_or_oversell() {
+    let app = spawn_app().await;
+    let category = app.create_category("Pairs").await;
+    let left = app.create_item(&category, "Left Shoe", "20.00", 30).await;
+    let right = app.create_item(&category, "Right Shoe", "20.00", 30).await;
+    let buyers = customers(&app, "pair", 80).await;
+    for (n, (user, _)) in buyers.iter().enumerate() {
+        // Half fill their carts in the opposite order: deadlock bait, were locks taken that way.
+        if n % 2 == 0 {
+            fill_cart(&app, *user, &[(&left, 1), (&right, 1)]).await;
+        } else {
+            fill_cart(&app, *user, &[(&right, 1), (&left, 1)]).await;
+        }
+    }
+    let answers =
+        futures_util::future::join_all(buyers.iter().enumerate().map(|(n, (_, token))| {
+            let app = &app;
+            async move { check_out(app, token, &format!("pair-key-{n}")).await }
+        }))
+        .await;
+    let statuses: Vec<u16> = answers.iter().map(|(status, _)| *status).collect();
+    assert!(
+        statuses.iter().all(|s| *s == 201 || *s == 409),
+        "no 5xx: {statuses:?}"
+    );
+    assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 30);
+    assert_eq!(
+        (stock_of(&app, &left).await, stock_of(&app, &right).await),
+        (0, 0)
+    );
+    assert_audit_clean(&app).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_cart_over_two_shards_is_one_checkout_that_holds_everything_or_nothing() {
+    let app = spawn_app().await;
+    let first = app.create_category("Shard A").await;
+    let second = app.create_category("Shard B").await;
+    assert_ne!(first["shard"], second["shard"]);
+    let lamp = app.create_item(&first, "Lamp", "15.00", 5).await;
+    let rug = app.create_item(&second, "Rug", "80.00", 1).await;
+    let buyers = customers(&app, "two", 2).await;
+
+    // Too many rugs: the lamp's shard held its line, then gave it back.
+    fill_cart(&app, buyers[0].0, &[(&lamp, 2), (&rug, 2)]).await;
+    let (status, refused) = check_out(&app, &buyers[0].1, "two-shards-1").await;
+    assert_eq!(status, 409, "{refused}");
+    assert_eq!(refused["name"], "Rug");
+    assert_eq!(refused["left"], 1);
+    assert_eq!(
+        stock_of(&app, &lamp).await,
+        5,
+        "the other shard's hold was released"
+    );
+
+    fill_cart(&app, buyers[1].0, &[(&lamp, 2), (&rug, 1)]).await;
+    let (status, checkout) = check_out(&app, &buyers[1].1, "two-shards-2").await;
+    assert_eq!(status, 201, "{checkout}");
+    let orders = checkout["orders"].as_array().unwrap();
+    assert_eq!(orders.len(), 2, "one order per shard");
+    assert!(orders.iter().all(|o| o["status"] == "pending"));
+    let totals: Vec<_> = orders
+        .iter()
+        .map(|o| o["total"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        totals.contains(&"30.0000".to_owned()) || totals.contains(&"30.00".to_owned()),
+        "{totals:?}"
+    );
+    assert_eq!(
+        (stock_of(&app, &lamp).await, stock_of(&app, &rug).await),
+        (3, 0)
+    );
+    let (_, cart) = send_json(
+        app.client
+            .get(app.url("/api/v1/cart"))
+            .bearer_auth(&buyers[1].1),
+    )
+    .await;
+    assert_eq!(cart["lines"], json!([]), "the cart is emptied");
+    assert_audit_clean(&app).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_retried_checkout_answers_the_same_orders_and_holds_once() {
+    let app = spawn_app().await;
+    let category = app.create_category("Retry").await;
+    let item = app.create_item(&category, "Retry Radio", "49.00", 4).await;
+    let buyers = customers(&app, "retry", 1).await;
+    let (user, token) = &buyers[0];
+    fill_cart(&app, *user, &[(&item, 2)]).await;
+    let (status, first) = check_out(&app, token, "same-key-123").await;
+    assert_eq!(status, 201, "{first}");
+    let (status, again) = check_out(&app, token, "same-key-123").await;
+    assert_eq!(status, 201, "{again}");
+    assert_eq!(first["orders"][0]["id"], again["orders"][0]["id"]);
+    assert_eq!(stock_of(&app, &item).await, 2, "held once");
+    let (status, missing) = send_json(
+        app.client
+            .post(app.url("/api/v1/checkouts"))
+            .bearer_auth(token),
+    )
+    .await;
+    assert_eq!(status, 422, "{missing}");
+    let (status, empty) = check_out(&app, token, "another-key-1").await;
+    assert_eq!(status, 422, "the cart is empty now: {empty}");
+    assert_audit_clean(&app).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_canceled_order_gives_its_stock_back_once_and_is_private() {
+    let app = spawn_app().await;
+    let category = app.create_category("Cancel").await;
+    let item = app
+        .create_item(&category, "Cancel Camera", "500.00", 3)
+        .await;
+    let buyers = customers(&app, "cancel", 2).await;
+    fill_cart(&app, buyers[0].0, &[(&item, 2)]).await;
+    let (_, checkout) = check_out(&app, &buyers[0].1, "cancel-key-1").await;
+    let order = checkout["orders"][0]["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/orders/{order}");
+
+    let (status, _) = send_json(app.client.get(app.url(&path)).bearer_auth(&buyers[1].1)).await;
+    assert_eq!(
+        status, 404,
+        "another customer's order does not exist for them"
+    );
+    let cancel = |token: &str| {
+        app.client
+            .post(app.url(&format!("{path}/cancel")))
+            .bearer_auth(token.to_owned())
+    };
+    assert_eq!(send_json(cancel(&buyers[1].1)).await.0, 404);
+    let (status, canceled) = send_json(cancel(&buyers[0].1)).await;
+    assert_eq!(status, 200, "{canceled}");
+    assert_eq!(canceled["status"], "canceled");
+    assert_eq!(
+        send_json(cancel(&buyers[0].1)).await.0,
+        200,
+        "canceling twice is fine"
+    );
+    assert_eq!(stock_of(&app, &item).await, 3, "given back once");
+    let (_, list) = send_json(
+        app.client
+            .get(app.url("/api/v1/orders"))
+            .bearer_auth(&buyers[0].1),
+    )
+    .await;
+    assert_eq!(list[0]["id"], order.as_str());
+    assert_audit_clean(&app).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn expired_holds_give_their_stock_back_once_even_with_two_runners() {
+    let app = spawn_app().await;
+    let category = app.create_category("Expiry").await;
+    let item = app
+        .create_item(&category, "Expiry Earrings", "25.00", 6)
+        .await;
+    let buyers = customers(&app, "expiry", 3).await;
+    for (n, (user, token)) in buyers.iter().enumerate() {
+        fill_cart(&app, *user, &[(&item, 2)]).await;
+        assert_eq!(
+            check_out(&app, token, &format!("expiry-key-{n}")).await.0,
+            201
+        );
+    }
+    assert_eq!(stock_of(&app, &item).await, 0);
+    let id: ItemId = item["id"].as_str().unwrap().parse().unwrap();
+    let shard = app.state.shards.for_id(&id).unwrap();
+    let mut connection = shard.acquire().await.unwrap();
+    sqlx::query("UPDATE holds SET expires_at = NOW(6) - INTERVAL 1 MINUTE")
+        .execute(&mut *connection)
+        .await
+        .unwrap();
+    drop(connection);
+    let (a, b) = tokio::join!(
+        app::checkout::service::expire_due_holds(&app.state),
+        app::checkout::service::expire_due_holds(&app.state)
+    );
+    a.unwrap();
+    b.unwrap();
+    stock_becomes(&app, &item, 6).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(
+        stock_of(&app, &item).await,
+        6,
+        "every unit back, none twice"
+    );
+    let (_, orders) = send_json(
+        app.client
+            .get(app.url("/api/v1/orders"))
+            .bearer_auth(&buyers[0].1),
+    )
+    .await;
+    assert_eq!(orders[0]["status"], "failed");
+    assert_audit_clean(&app).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_checkout_short_of_stock_reclaims_expired_holds_itself() {
+    let app = spawn_app().await;
+    let category = app.create_category("Reclaim").await;
+    let item = app.create_item(&category, "Last Guitar", "900.00", 1).await;
+    let buyers = customers(&app, "reclaim", 2).await;
+    fill_cart(&app, buyers[0].0, &[(&item, 1)]).await;
+    assert_eq!(check_out(&app, &buyers[0].1, "reclaim-key-0").await.0, 201);
+    let id: ItemId = item["id"].as_str().unwrap().parse().unwrap();
+    let shard = app.state.shards.for_id(&id).unwrap();
+    let mut connection = shard.acquire().await.unwrap();
+    sqlx::query("UPDATE holds SET expires_at = NOW(6) - INTERVAL 1 SECOND")
+        .execute(&mut *connection)
+        .await
+        .unwrap();
+    drop(connection);
+    fill_cart(&app, buyers[1].0, &[(&item, 1)]).await;
+    let (status, answer) = check_out(&app, &buyers[1].1, "reclaim-key-1").await;
+    assert_eq!(status, 201, "the expired hold was reclaimed: {answer}");
+    assert_audit_clean(&app).await;
+    let (_, first) = send_json(
+        app.client
+            .request(Method::GET, app.url("/api/v1/orders"))
+            .bearer_auth(&buyers[0].1),
+    )
+    .await;
+    assert_eq!(first[0]["status"], "failed");
+    app.stop().await;
+}
