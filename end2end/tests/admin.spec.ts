@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { adminPassword, signIn } from "./helpers";
+import { adminPassword, openHydrated, signIn } from "./helpers";
 
 test("the admin console sends a visitor to sign in, and a wrong password is refused", async ({ page }) => {
   const response = await page.goto("/admin/items");
@@ -12,11 +12,12 @@ test("the admin console sends a visitor to sign in, and a wrong password is refu
 test("an admin creates an item and a customer finds it by a misspelled word", async ({ page, browser }) => {
   await signIn(page, "admin", adminPassword);
   await expect(page).toHaveURL(/\/account$/);
-  await page.goto("/admin/items");
+  await openHydrated(page, "/admin/items");
   await expect(page.getByRole("heading", { name: "Items" })).toBeVisible();
 
   await page.getByRole("link", { name: "New item" }).click();
   await expect(page.getByRole("heading", { name: "New item" })).toBeVisible();
+  await expect(page.locator("html")).toHaveAttribute("data-hydrated", "true");
   await page.getByLabel("Category").selectOption({ label: "Kitchen" });
   await page.getByLabel("Name").fill("Zephyrine Waffle Maker");
   await page.getByLabel("Description").fill("Crisp Belgian waffles in three minutes.");
