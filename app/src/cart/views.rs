@@ -8,6 +8,7 @@ use super::model::{Cart, CartLine, MAX_QUANTITY};
 use super::server_fns::{AddToCart, ClearCart, SetCartQuantity, get_cart};
 use crate::admin::views::{field_error, form_error};
 use crate::catalog::views::ErrorNote;
+use crate::checkout::views::CheckoutForm;
 use crate::money::format_amount;
 
 /// The item page's form: a quantity and "Add to cart".
@@ -98,7 +99,7 @@ fn CartView(
             <tbody>{rows}</tbody>
         </table>
         {totals}
-        <p class="muted">"Nothing is held until you check out."</p>
+        <CheckoutForm/>
         <ActionForm action=clear>
             <button type="submit" class="link-button">"Empty the cart"</button>
         </ActionForm>

@@ -13,6 +13,8 @@
 //!   item's expired holds itself.
 
 pub mod model;
+pub mod server_fns;
+pub mod views;
 
 #[cfg(feature = "ssr")]
 pub mod repo;

@@ -11,6 +11,7 @@ use crate::accounts::views::{AccountPage, AdminUsersPage, LoginPage, RegisterPag
 use crate::admin::views::{AdminCategoriesPage, AdminItemPage, AdminItemsPage, AdminNewItemPage};
 use crate::cart::views::CartPage;
 use crate::catalog::views::{CategoryPage, HomePage, ItemPage};
+use crate::checkout::views::OrdersPageView;
 use crate::search::views::SearchPage;
 use layout::{Footer, Header, NotFound};
 
@@ -77,6 +78,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("search") view=SearchPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("admin") view=|| view! { <Redirect path="/admin/items"/> }/>
                     <Route path=StaticSegment("cart") view=CartPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("orders") view=OrdersPageView ssr=SsrMode::Async/>
                     <Route path=StaticSegment("login") view=LoginPage/>
                     <Route path=StaticSegment("register") view=RegisterPage/>
                     <Route path=StaticSegment("account") view=AccountPage ssr=SsrMode::Async/>
