@@ -19,6 +19,8 @@ pub mod status;
 pub mod ui;
 
 #[cfg(feature = "ssr")]
+pub mod cookies;
+#[cfg(feature = "ssr")]
 pub mod events;
 #[cfg(feature = "ssr")]
 pub mod rate_limit;

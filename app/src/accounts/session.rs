@@ -6,7 +6,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::HeaderValue;
-use http::header::{AUTHORIZATION, COOKIE};
+use http::header::AUTHORIZATION;
 use http::request::Parts;
 use redis::AsyncCommands;
 use serde::{Deserialize, Serialize};
@@ -147,18 +147,9 @@ pub fn token_from(parts: &Parts) -> Option<String> {
         .map(|token| token.trim().to_owned());
     let well_formed =
         |token: &String| token.len() == 64 && token.bytes().all(|b| b.is_ascii_hexdigit());
-    bearer.filter(well_formed).or_else(|| {
-        parts
-            .headers
-            .get_all(COOKIE)
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(|header| header.split(';'))
-            .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(name, _)| *name == COOKIE_NAME)
-            .map(|(_, value)| value.to_owned())
-            .filter(well_formed)
-    })
+    bearer
+        .filter(well_formed)
+        .or_else(|| crate::cookies::value(parts, COOKIE_NAME).filter(well_formed))
 }
 
 /// Whether the request came over plain HTTP to this machine, where a `Secure` cookie would be

@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 
 use http::HeaderValue;
-use http::header::COOKIE;
 use http::request::Parts;
 use rust_decimal::Decimal;
 
@@ -22,15 +21,7 @@ pub const COOKIE_NAME: &str = "surge_cart";
 const COOKIE_MAX_AGE_S: u64 = 30 * 24 * 3600;
 
 fn visitor_id(parts: &Parts) -> Option<String> {
-    parts
-        .headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|header| header.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE_NAME)
-        .map(|(_, value)| value.to_owned())
+    crate::cookies::value(parts, COOKIE_NAME)
         .filter(|id| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
