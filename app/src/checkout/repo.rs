@@ -31,6 +31,24 @@ pub async fn take_stock(
     Ok(result.rows_affected() == 1)
 }
 
+/// How many units of an item a customer has in pending or placed orders on this shard.
+pub async fn bought_by(
+    connection: &mut MySqlConnection,
+    user: u64,
+    item: u64,
+) -> Result<u32, sqlx::Error> {
+    let units: i64 = sqlx::query_scalar(
+        "SELECT CAST(COALESCE(SUM(oi.quantity), 0) AS SIGNED) FROM order_items oi \
+         JOIN orders o ON o.id = oi.order_id \
+         WHERE o.user_id = ? AND oi.item_id = ? AND o.status IN ('pending', 'placed')",
+    )
+    .bind(user)
+    .bind(item)
+    .fetch_one(connection)
+    .await?;
+    Ok(u32::try_from(units).unwrap_or(u32::MAX))
+}
+
 /// Gives units back to an item.
 pub async fn return_stock(
     connection: &mut MySqlConnection,

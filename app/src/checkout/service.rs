@@ -27,6 +27,9 @@ use crate::state::AppState;
 
 /// How long a checkout's stock is held.
 pub const HOLD_WINDOW: Duration = Duration::from_secs(120);
+/// The most units of one item one customer may have in pending and placed orders together: the
+/// anti-scalper limit, checked under the item's row lock in the hold's own transaction.
+pub const PER_BUYER_LIMIT: u32 = 10;
 /// How many times a transaction that lost a deadlock or a lock wait is tried again.
 const RETRIES: u32 = 3;
 /// Holds expired per transaction of the expiry job.
@@ -83,6 +86,10 @@ enum ShardFailure {
         item: ItemId,
         name: String,
         left: u32,
+    },
+    OverLimit {
+        name: String,
+        already: u32,
     },
     Error(AppError),
 }
@@ -166,6 +173,12 @@ pub async fn check_out(state: &AppState, user: &User, key: &str) -> Result<Check
                 name,
                 left,
             },
+            ShardFailure::OverLimit { name, already } => AppError::conflict(
+                "quantity",
+                format!(
+                    "at most {PER_BUYER_LIMIT} of {name} per customer ({already} already in your orders)"
+                ),
+            ),
             ShardFailure::Error(error) => error,
         });
     }
@@ -284,17 +297,26 @@ async fn hold_lines(
     let now = now();
     for line in lines {
         let local = line.item.local();
-        if repo::take_stock(tx, local, line.quantity).await? {
-            continue;
-        }
-        // Short: first give back this item's expired holds (never wait for the job), then retry.
-        expire_holds(tx, shard, Some(local), now, EXPIRY_BATCH).await?;
         if !repo::take_stock(tx, local, line.quantity).await? {
-            let left = repo::stock(tx, local).await?;
-            return Ok(Err(ShardFailure::Short {
-                item: line.item,
+            // Short: first give back this item's expired holds (never wait for the job), then
+            // try again.
+            expire_holds(tx, shard, Some(local), now, EXPIRY_BATCH).await?;
+            if !repo::take_stock(tx, local, line.quantity).await? {
+                let left = repo::stock(tx, local).await?;
+                return Ok(Err(ShardFailure::Short {
+                    item: line.item,
+                    name: line.name.clone(),
+                    left,
+                }));
+            }
+        }
+        // The item's row is locked now: this customer's other checkouts of it wait here, so the
+        // count cannot be raced.
+        let already = repo::bought_by(tx, user.id.0, local).await?;
+        if already + line.quantity > PER_BUYER_LIMIT {
+            return Ok(Err(ShardFailure::OverLimit {
                 name: line.name.clone(),
-                left,
+                already,
             }));
         }
     }

@@ -364,3 +364,36 @@ async fn a_checkout_short_of_stock_reclaims_expired_holds_itself() {
     assert_eq!(first[0]["status"], "failed");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_customer_cannot_hold_more_than_the_per_buyer_limit_over_several_checkouts() {
+    let app = spawn_app().await;
+    let category = app.create_category("Limits").await;
+    let item = app
+        .create_item(&category, "Limited Sneaker", "120.00", 50)
+        .await;
+    let buyers = customers(&app, "limit", 2).await;
+    let (user, token) = &buyers[0];
+    fill_cart(&app, *user, &[(&item, 6)]).await;
+    assert_eq!(check_out(&app, token, "limit-key-1").await.0, 201);
+    fill_cart(&app, *user, &[(&item, 5)]).await;
+    let (status, refused) = check_out(&app, token, "limit-key-2").await;
+    assert_eq!(status, 409, "{refused}");
+    assert_eq!(refused["field"], "quantity");
+    assert!(
+        refused["message"].as_str().unwrap().contains("6 already"),
+        "{refused}"
+    );
+    fill_cart(&app, *user, &[(&item, 4)]).await;
+    assert_eq!(
+        check_out(&app, token, "limit-key-3").await.0,
+        201,
+        "up to the limit is fine"
+    );
+    // Another customer is not affected.
+    fill_cart(&app, buyers[1].0, &[(&item, 10)]).await;
+    assert_eq!(check_out(&app, &buyers[1].1, "limit-key-4").await.0, 201);
+    assert_eq!(stock_of(&app, &item).await, 30);
+    assert_audit_clean(&app).await;
+    app.stop().await;
+}
