@@ -19,13 +19,13 @@ pub mod status;
 pub mod ui;
 
 #[cfg(feature = "ssr")]
-pub mod cookies;
-#[cfg(feature = "ssr")]
 pub mod events;
 #[cfg(feature = "ssr")]
 pub mod rate_limit;
 #[cfg(feature = "ssr")]
 pub mod redis_store;
+#[cfg(feature = "ssr")]
+pub mod request;
 #[cfg(feature = "ssr")]
 pub mod state;
 

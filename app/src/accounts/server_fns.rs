@@ -9,9 +9,7 @@ use crate::error::AppError;
 
 #[cfg(feature = "ssr")]
 mod ssr {
-    use std::net::{IpAddr, SocketAddr};
-
-    use axum::extract::ConnectInfo;
+    use std::net::IpAddr;
 
     use crate::accounts::model::User;
     use crate::accounts::session;
@@ -49,11 +47,7 @@ mod ssr {
 
     /// The address the request came from.
     pub fn client_address() -> Option<IpAddr> {
-        let parts = request_parts().ok()?;
-        parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip())
+        crate::request::client_address(&request_parts().ok()?)
     }
 
     /// Where to go after signing in: a path of this shop, never another site.

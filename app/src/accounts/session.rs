@@ -149,33 +149,11 @@ pub fn token_from(parts: &Parts) -> Option<String> {
         |token: &String| token.len() == 64 && token.bytes().all(|b| b.is_ascii_hexdigit());
     bearer
         .filter(well_formed)
-        .or_else(|| crate::cookies::value(parts, COOKIE_NAME).filter(well_formed))
-}
-
-/// Whether the request came over plain HTTP to this machine, where a `Secure` cookie would be
-/// dropped by the browser; everywhere else the cookie is `Secure`.
-fn is_local_http(parts: &Parts) -> bool {
-    let host = parts
-        .headers
-        .get(http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or_default();
-    let https = parts
-        .headers
-        .get("x-forwarded-proto")
-        .is_some_and(|p| p == "https");
-    !https
-        && (host.starts_with("127.0.0.1")
-            || host.starts_with("localhost")
-            || host.starts_with("[::1]"))
+        .or_else(|| crate::request::cookie(parts, COOKIE_NAME).filter(well_formed))
 }
 
 /// The `Set-Cookie` value that hands `token` to the browser (an empty token clears it).
 pub fn cookie(parts: &Parts, token: &str) -> Result<HeaderValue, AppError> {
     let max_age = if token.is_empty() { 0 } else { ABSOLUTE_TTL_S };
-    let secure = if is_local_http(parts) { "" } else { "; Secure" };
-    HeaderValue::from_str(&format!(
-        "{COOKIE_NAME}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
-    ))
-    .map_err(AppError::internal)
+    crate::request::set_cookie(parts, COOKIE_NAME, token, max_age)
 }

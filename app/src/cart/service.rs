@@ -21,15 +21,8 @@ pub const COOKIE_NAME: &str = "surge_cart";
 const COOKIE_MAX_AGE_S: u64 = 30 * 24 * 3600;
 
 fn visitor_id(parts: &Parts) -> Option<String> {
-    crate::cookies::value(parts, COOKIE_NAME)
+    crate::request::cookie(parts, COOKIE_NAME)
         .filter(|id| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()))
-}
-
-fn cookie(id: &str, max_age_s: u64) -> Result<HeaderValue, AppError> {
-    HeaderValue::from_str(&format!(
-        "{COOKIE_NAME}={id}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_s}"
-    ))
-    .map_err(AppError::internal)
 }
 
 /// The cart a request means: the signed-in customer's, else the visitor cookie's, if any.
@@ -49,7 +42,7 @@ pub async fn owner_for_write(
         return Ok((owner, None));
     }
     let id = format!("{:032x}", rand::random::<u128>());
-    let cookie = cookie(&id, COOKIE_MAX_AGE_S)?;
+    let cookie = crate::request::set_cookie(parts, COOKIE_NAME, &id, COOKIE_MAX_AGE_S)?;
     Ok((Owner::Visitor(id), Some(cookie)))
 }
 
@@ -188,5 +181,5 @@ pub async fn merge_at_sign_in(
         store::set(&state.redis, &account, id, Stored { quantity, price }).await?;
     }
     store::clear(&state.redis, &visitor).await?;
-    Ok(Some(cookie("", 0)?))
+    Ok(Some(crate::request::set_cookie(parts, COOKIE_NAME, "", 0)?))
 }

@@ -3,14 +3,14 @@
 //! one a 413; and the signed-in account (401 without one, 403 for a customer where an admin is
 //! needed).
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
 use app::accounts::model::User;
 use app::accounts::service;
 use app::error::AppError;
 use app::state::AppState;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Query, Request};
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use http::header::CONTENT_TYPE;
 use http::request::Parts;
 use serde::de::DeserializeOwned;
@@ -126,12 +126,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, AppError> {
-        Ok(ClientAddress(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|ConnectInfo(addr)| addr.ip()),
-        ))
+        Ok(ClientAddress(app::request::client_address(parts)))
     }
 }
 
