@@ -74,6 +74,26 @@ pub async fn stock(connection: &mut MySqlConnection, item: u64) -> Result<u32, s
     Ok(stock.and_then(|s| u32::try_from(s).ok()).unwrap_or(0))
 }
 
+/// The category of each of these items, in one query.
+pub async fn categories_of(
+    connection: &mut MySqlConnection,
+    items: &[u64],
+) -> Result<Vec<(u64, u64)>, sqlx::Error> {
+    if items.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids = items
+        .iter()
+        .map(u64::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    sqlx::query_as(&format!(
+        "SELECT id, category_id FROM items WHERE id IN ({ids}) ORDER BY id"
+    ))
+    .fetch_all(connection)
+    .await
+}
+
 /// Adds an order (pending) and returns its row id.
 #[allow(clippy::too_many_arguments)]
 pub async fn insert_order(

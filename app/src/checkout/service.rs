@@ -406,21 +406,21 @@ async fn give_back(
             now,
         )
         .await?;
-        let category: Option<u64> =
-            sqlx::query_scalar("SELECT category_id FROM items WHERE id = ?")
-                .bind(held.item)
-                .fetch_optional(&mut *connection)
-                .await?;
-        if let Some(category) = category {
-            events::record(
-                connection,
-                &Event::ItemChanged {
-                    item_id: item,
-                    category_id: CategoryId(category),
-                },
-            )
-            .await?;
-        }
+    }
+    // One event per item, whatever the number of its holds; their categories in one query.
+    let mut items: Vec<u64> = holds.iter().map(|h| h.item).collect();
+    items.sort_unstable();
+    items.dedup();
+    for (item, category) in repo::categories_of(connection, &items).await? {
+        let item_id = ItemId::new(shard, item).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+        events::record(
+            connection,
+            &Event::ItemChanged {
+                item_id,
+                category_id: CategoryId(category),
+            },
+        )
+        .await?;
     }
     let mut orders: Vec<u64> = holds.iter().map(|h| h.order).collect();
     orders.sort_unstable();
