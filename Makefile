@@ -5,12 +5,13 @@
 #   make lint   rustfmt and clippy, as CI runs them
 #   make stop   stop the local stack
 #   make bench-catalog   search and item-page figures at 10,000 and 100,000 items (release build)
+#   make bench-checkout  checkouts per second on one hot item and on many (release build)
 SHELL := /bin/bash
 ENV := source scripts/lib.sh &&
 # See build-debug: makes the next cargo-leptos build rebuild the workspace's own crates.
 FRESH_CRATES := touch app/src/lib.rs frontend/src/lib.rs server/src/main.rs
 
-.PHONY: run test lint stop stack build-debug test-rust test-e2e bench-catalog
+.PHONY: run test lint stop stack build-debug test-rust test-e2e bench-catalog bench-checkout
 
 run:
 	scripts/setup.sh build
@@ -57,3 +58,9 @@ bench-catalog:
 	$(ENV) cargo build --release -p server --bin surge
 	$(ENV) SURGE_LOG__FILTER=warn "$$CARGO_TARGET_DIR/release/surge" bench-catalog --items 10000
 	$(ENV) SURGE_LOG__FILTER=warn "$$CARGO_TARGET_DIR/release/surge" bench-catalog --items 100000
+
+bench-checkout:
+	scripts/setup.sh build
+	scripts/stack.sh start
+	$(ENV) cargo build --release -p server --bin surge
+	$(ENV) SURGE_LOG__FILTER=warn "$$CARGO_TARGET_DIR/release/surge" bench-checkout

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 
+use crate::checkout::service::CheckoutSettings;
 use crate::error::AppError;
 use crate::redis_store::Redis;
 use crate::search::engine::SearchEngine;
@@ -18,6 +19,7 @@ pub struct AppState {
     pub redis: Redis,
     /// This copy's search index.
     pub search: Arc<dyn SearchEngine>,
+    pub checkout: CheckoutSettings,
 }
 
 /// The state, inside a server function or a server-side render.

@@ -37,18 +37,41 @@ impl AuditReport {
 
 impl fmt::Display for AuditReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.is_clean() {
-            return writeln!(f, "audit: clean (every item's stock equals its ledger)");
-        }
+        let verdict = |broken: bool| if broken { "BROKEN" } else { "ok" };
         writeln!(
             f,
-            "audit: {} items break the ledger invariant",
+            "audit: {}",
+            if self.is_clean() {
+                "clean"
+            } else {
+                "invariants broken"
+            }
+        )?;
+        writeln!(
+            f,
+            "  {:6} every item's stock equals the sum of its ledger ({} items differ)",
+            verdict(!self.ledger_mismatches.is_empty()),
             self.ledger_mismatches.len()
         )?;
         for (item, stock, ledger) in &self.ledger_mismatches {
-            writeln!(f, "  {item}: stock {stock}, ledger sums to {ledger}")?;
+            writeln!(
+                f,
+                "           {item}: stock {stock}, ledger sums to {ledger}"
+            )?;
         }
-        Ok(())
+        writeln!(
+            f,
+            "  {:6} no active hold is past its expiry by more than {} s ({} are)",
+            verdict(self.overdue_holds > 0),
+            app::checkout::service::EXPIRY_GRACE_S,
+            self.overdue_holds
+        )?;
+        writeln!(
+            f,
+            "  {:6} no hold is active on an order that is no longer pending ({} are)",
+            verdict(self.holds_of_ended_orders > 0),
+            self.holds_of_ended_orders
+        )
     }
 }
 

@@ -9,6 +9,7 @@
 use std::net::SocketAddr;
 use std::path::Path;
 
+use app::checkout::service::CheckoutSettings;
 use app::redis_store::RedisSettings;
 use app::shard::topology::{DatabaseSettings, Topology, TopologyError};
 use figment::Figment;
@@ -27,6 +28,7 @@ pub struct Settings {
     pub site: SiteSettings,
     pub database: DatabaseSettings,
     pub redis: RedisSettings,
+    pub checkout: CheckoutSettings,
     pub log: LogSettings,
 }
 
@@ -76,6 +78,7 @@ impl Default for Settings {
             },
             database: DatabaseSettings::local(LOCAL_MARIADB_PORT),
             redis: RedisSettings::local(LOCAL_REDIS_PORT),
+            checkout: CheckoutSettings::default(),
             log: LogSettings {
                 filter: "info,tantivy=warn".into(),
                 json: false,
@@ -91,6 +94,8 @@ pub enum ConfigError {
     Read(#[from] Box<figment::Error>),
     #[error("configuration: shard map: {0}")]
     Topology(#[from] TopologyError),
+    #[error("configuration: {0}")]
+    Invalid(String),
 }
 
 impl Settings {
@@ -100,10 +105,12 @@ impl Settings {
         if let Some(file) = file {
             figment = figment.merge(Toml::file_exact(file));
         }
-        figment
+        let settings: Settings = figment
             .merge(Env::prefixed("SURGE_").split("__"))
             .extract()
-            .map_err(|e| ConfigError::Read(Box::new(e)))
+            .map_err(|e| ConfigError::Read(Box::new(e)))?;
+        settings.checkout.validate().map_err(ConfigError::Invalid)?;
+        Ok(settings)
     }
 
     /// The validated shard map with its pool sizes.
@@ -142,10 +149,29 @@ mod tests {
                 "#,
             )?;
             jail.set_env("SURGE_DATABASE__PREFIX", "override");
+            jail.set_env("SURGE_CHECKOUT__HOLD_SECONDS", "30");
             let settings = Settings::load(Some(Path::new("surge.toml"))).expect("loads");
             assert_eq!(settings.http.addr.port(), 8080);
+            assert_eq!(settings.checkout.hold_seconds, 30);
             assert_eq!(settings.database.server_copies, 4);
             assert_eq!(settings.database.prefix, "override");
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[expect(
+        clippy::result_large_err,
+        reason = "figment::Jail fixes the closure's error type"
+    )]
+    fn a_hold_window_out_of_bounds_is_refused_and_named() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("SURGE_CHECKOUT__HOLD_SECONDS", "0");
+            let error = Settings::load(None).expect_err("refused");
+            assert!(
+                error.to_string().contains("checkout.hold_seconds"),
+                "{error}"
+            );
             Ok(())
         });
     }

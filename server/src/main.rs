@@ -61,6 +61,18 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         duration_s: u64,
     },
+    /// Measure checkouts (hold, then cancel) on one hot item and on many, on databases of its own.
+    BenchCheckout {
+        /// Items of the "many items" phase.
+        #[arg(long, default_value_t = 300)]
+        items: u32,
+        /// Concurrent customers.
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        /// Seconds per phase.
+        #[arg(long, default_value_t = 10)]
+        duration_s: u64,
+    },
     /// Drop every database of the configured prefix (ALL ITS DATA) and create them empty.
     Reset {
         /// Required: this deletes data.
@@ -170,12 +182,24 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             concurrency,
             duration_s,
         } => {
-            let options = server::bench::BenchOptions {
+            let options = server::bench::catalog::BenchOptions {
                 items,
                 concurrency: concurrency.max(1),
                 duration: std::time::Duration::from_secs(duration_s.max(1)),
             };
-            server::bench::run(&settings, options).await?;
+            server::bench::catalog::run(&settings, options).await?;
+        }
+        Command::BenchCheckout {
+            items,
+            concurrency,
+            duration_s,
+        } => {
+            let options = server::bench::checkout::CheckoutBenchOptions {
+                items,
+                concurrency: concurrency.max(1),
+                duration: std::time::Duration::from_secs(duration_s.max(1)),
+            };
+            server::bench::checkout::run(&settings, options).await?;
         }
         Command::Reset { yes } => {
             anyhow::ensure!(yes, "reset deletes every database of the prefix: add --yes");

@@ -100,6 +100,7 @@ pub fn connect(settings: &Settings, addr: SocketAddr) -> anyhow::Result<AppState
         shards: ShardRouter::connect_lazy(&topology)?,
         redis: Redis::connect_lazy(&settings.redis)?,
         search: Arc::new(TantivyEngine::new()?),
+        checkout: settings.checkout,
     })
 }
 

@@ -1,7 +1,7 @@
 //! The accounts' SQL, on the directory database.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use sqlx::MySqlConnection;
+use sqlx::{MySql, MySqlConnection, QueryBuilder};
 
 use super::model::{NewUser, Role, User, UserId};
 
@@ -115,6 +115,24 @@ pub async fn by_username(
             .fetch_optional(connection)
             .await?;
     row.map(stored).transpose()
+}
+
+/// The usernames of these accounts.
+pub async fn usernames(
+    connection: &mut MySqlConnection,
+    ids: &[UserId],
+) -> Result<Vec<(UserId, String)>, sqlx::Error> {
+    let mut sql = QueryBuilder::<MySql>::new("SELECT id, username FROM users WHERE id IN (");
+    let mut list = sql.separated(", ");
+    for id in ids {
+        list.push_bind(id.0);
+    }
+    sql.push(")");
+    let rows: Vec<(u64, String)> = sql.build_query_as().fetch_all(connection).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, name)| (UserId(id), name))
+        .collect())
 }
 
 /// Writes an account's editable fields and role.

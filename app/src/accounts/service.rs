@@ -10,6 +10,7 @@
 //! - only admins change roles, and never their own (a shop cannot lock out its last admin by a
 //!   slip of the hand).
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use chrono::{SubsecRound, Utc};
@@ -188,6 +189,34 @@ pub async fn user(state: &AppState, actor: &User, id: UserId) -> Result<User, Ap
         .map_err(directory_error(state))?
         .map(|stored| stored.user)
         .ok_or_else(|| AppError::not_found("user"))
+}
+
+/// The account with this username, if any (admins' lookups: the caller checks).
+pub async fn find_by_username(state: &AppState, username: &str) -> Result<Option<User>, AppError> {
+    let directory = state.shards.directory();
+    let mut connection = directory.acquire().await?;
+    Ok(repo::by_username(&mut connection, username)
+        .await
+        .map_err(directory_error(state))?
+        .map(|stored| stored.user))
+}
+
+/// The usernames of these accounts, in one query (admins' lists: the caller checks). Deleted
+/// accounts are missing from the answer.
+pub async fn usernames(
+    state: &AppState,
+    ids: &[UserId],
+) -> Result<BTreeMap<UserId, String>, AppError> {
+    if ids.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let directory = state.shards.directory();
+    let mut connection = directory.acquire().await?;
+    Ok(repo::usernames(&mut connection, ids)
+        .await
+        .map_err(directory_error(state))?
+        .into_iter()
+        .collect())
 }
 
 /// Changes the fields a patch names. A new password needs the current one and ends every

@@ -12,6 +12,7 @@
 //! - correctness never waits on the expiry job: a checkout short of stock first reclaims that
 //!   item's expired holds itself.
 
+pub mod admin_views;
 pub mod model;
 pub mod server_fns;
 pub mod views;

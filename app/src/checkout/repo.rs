@@ -2,9 +2,10 @@
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use rust_decimal::Decimal;
-use sqlx::MySqlConnection;
+use sqlx::{MySql, MySqlConnection, QueryBuilder};
 
-use super::model::{Order, OrderLine, OrderStatus};
+use super::model::{Hold, HoldStatus, Order, OrderLine, OrderStatus};
+use crate::accounts::model::UserId;
 use crate::money::Currency;
 use crate::shard::ShardId;
 use crate::shard::id::{ItemId, OrderId};
@@ -284,7 +285,7 @@ async fn with_lines(
     connection: &mut MySqlConnection,
     shard: ShardId,
     rows: Vec<OrderRow>,
-) -> Result<Vec<(u64, Order)>, sqlx::Error> {
+) -> Result<Vec<Order>, sqlx::Error> {
     if rows.is_empty() {
         return Ok(Vec::new());
     }
@@ -314,9 +315,10 @@ async fn with_lines(
                         })
                     })
                     .collect::<Result<Vec<_>, sqlx::Error>>()?;
-                let order = Order {
+                Ok(Order {
                     id: OrderId::new(shard, id).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
                     checkout_id,
+                    customer_id: UserId(user),
                     status: OrderStatus::parse(&status)
                         .ok_or_else(|| decode(format!("unknown status {status:?}")))?,
                     currency: currency.parse().map_err(decode)?,
@@ -324,19 +326,18 @@ async fn with_lines(
                     hold_expires_at: expires.and_utc(),
                     created_at: created.and_utc(),
                     lines,
-                };
-                Ok((user, order))
+                })
             },
         )
         .collect()
 }
 
-/// The order of a checkout on this shard, with its owner.
+/// The order of a checkout on this shard.
 pub async fn order_of_checkout(
     connection: &mut MySqlConnection,
     shard: ShardId,
     checkout_id: &str,
-) -> Result<Option<(u64, Order)>, sqlx::Error> {
+) -> Result<Option<Order>, sqlx::Error> {
     let rows: Vec<OrderRow> = sqlx::query_as(&format!(
         "SELECT {ORDER_COLUMNS} FROM orders WHERE checkout_id = ?"
     ))
@@ -349,11 +350,11 @@ pub async fn order_of_checkout(
         .next())
 }
 
-/// One order with its owner.
+/// One order.
 pub async fn order(
     connection: &mut MySqlConnection,
     id: OrderId,
-) -> Result<Option<(u64, Order)>, sqlx::Error> {
+) -> Result<Option<Order>, sqlx::Error> {
     let rows: Vec<OrderRow> =
         sqlx::query_as(&format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = ?"))
             .bind(id.local())
@@ -365,25 +366,81 @@ pub async fn order(
         .next())
 }
 
-/// A customer's newest orders on this shard.
-pub async fn orders_of_user(
+/// Which of a shard's orders to list, newest first.
+#[derive(Debug, Clone, Copy)]
+pub struct OrderSelection {
+    pub customer: Option<u64>,
+    pub status: Option<OrderStatus>,
+    /// Created at or after.
+    pub since: Option<DateTime<Utc>>,
+    /// Created before.
+    pub until: Option<DateTime<Utc>>,
+    /// Only orders before this point of the list: created earlier, or at the same moment with a
+    /// lower row id.
+    pub before: Option<(DateTime<Utc>, u64)>,
+    pub limit: u32,
+}
+
+/// One shard's orders that match, newest first, with their lines (two queries). Only the
+/// conditions asked for are in the SQL, so the indexes on (user, created) and (status, created)
+/// and (created) serve it.
+pub async fn list_orders(
     connection: &mut MySqlConnection,
     shard: ShardId,
-    user: u64,
-    limit: u32,
+    selection: OrderSelection,
 ) -> Result<Vec<Order>, sqlx::Error> {
-    let rows: Vec<OrderRow> = sqlx::query_as(&format!(
-        "SELECT {ORDER_COLUMNS} FROM orders WHERE user_id = ? ORDER BY created_at DESC, id DESC LIMIT ?"
-    ))
-    .bind(user)
-    .bind(limit)
-    .fetch_all(&mut *connection)
+    let mut sql =
+        QueryBuilder::<MySql>::new(format!("SELECT {ORDER_COLUMNS} FROM orders WHERE TRUE"));
+    if let Some(customer) = selection.customer {
+        sql.push(" AND user_id = ").push_bind(customer);
+    }
+    if let Some(status) = selection.status {
+        sql.push(" AND status = ").push_bind(status.as_str());
+    }
+    if let Some(since) = selection.since {
+        sql.push(" AND created_at >= ").push_bind(since.naive_utc());
+    }
+    if let Some(until) = selection.until {
+        sql.push(" AND created_at < ").push_bind(until.naive_utc());
+    }
+    if let Some((at, id)) = selection.before {
+        sql.push(" AND (created_at < ")
+            .push_bind(at.naive_utc())
+            .push(" OR (created_at = ")
+            .push_bind(at.naive_utc())
+            .push(" AND id < ")
+            .push_bind(id)
+            .push("))");
+    }
+    sql.push(" ORDER BY created_at DESC, id DESC LIMIT ")
+        .push_bind(selection.limit);
+    let rows: Vec<OrderRow> = sql.build_query_as().fetch_all(&mut *connection).await?;
+    with_lines(connection, shard, rows).await
+}
+
+/// An order's holds, by item.
+pub async fn holds_of_order(
+    connection: &mut MySqlConnection,
+    id: OrderId,
+) -> Result<Vec<Hold>, sqlx::Error> {
+    let rows: Vec<(u64, i32, String, NaiveDateTime)> = sqlx::query_as(
+        "SELECT item_id, quantity, status, expires_at FROM holds WHERE order_id = ? ORDER BY item_id, id",
+    )
+    .bind(id.local())
+    .fetch_all(connection)
     .await?;
-    Ok(with_lines(connection, shard, rows)
-        .await?
-        .into_iter()
-        .map(|(_, order)| order)
-        .collect())
+    rows.into_iter()
+        .map(|(item, quantity, status, expires)| {
+            Ok(Hold {
+                item_id: ItemId::new(id.shard(), item)
+                    .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+                quantity: u32::try_from(quantity).unwrap_or(0),
+                status: HoldStatus::parse(&status)
+                    .ok_or_else(|| decode(format!("unknown hold status {status:?}")))?,
+                expires_at: expires.and_utc(),
+            })
+        })
+        .collect()
 }
 
 /// Broken hold invariants on this shard: active holds past expiry by more than `grace_s`, and

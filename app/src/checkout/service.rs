@@ -10,9 +10,12 @@ use sha2::{Digest, Sha256};
 use sqlx::mysql::MySqlDatabaseError;
 use sqlx::{MySqlConnection, Transaction};
 
-use super::model::{Checkout, Order, OrderLine, OrderStatus};
-use super::repo::{self, HeldUnits};
-use crate::accounts::model::User;
+use super::model::{
+    Checkout, Hold, Order, OrderCursor, OrderFilter, OrderLine, OrderPage, OrderStatus,
+};
+use super::repo::{self, HeldUnits, OrderSelection};
+use crate::accounts::model::{Role, User, UserId};
+use crate::accounts::service as accounts;
 use crate::cart::store::{self, Owner};
 use crate::catalog::model::{CategoryId, StockCause};
 use crate::catalog::repo as catalog_repo;
@@ -25,8 +28,39 @@ use crate::shard::id::{ItemId, OrderId};
 use crate::shard::router::DbError;
 use crate::state::AppState;
 
-/// How long a checkout's stock is held.
-pub const HOLD_WINDOW: Duration = Duration::from_secs(120);
+/// Checkout's settings (`checkout.*` in the configuration).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CheckoutSettings {
+    /// How long a checkout's stock is held for payment, in seconds.
+    pub hold_seconds: u64,
+}
+
+impl CheckoutSettings {
+    /// The longest hold window accepted: an hour.
+    pub const MAX_HOLD_SECONDS: u64 = 3600;
+
+    /// Checks the settings; the message names the key.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(1..=Self::MAX_HOLD_SECONDS).contains(&self.hold_seconds) {
+            return Err(format!(
+                "checkout.hold_seconds must be between 1 and {}",
+                Self::MAX_HOLD_SECONDS
+            ));
+        }
+        Ok(())
+    }
+
+    fn hold_window(&self) -> chrono::Duration {
+        chrono::Duration::seconds(self.hold_seconds.clamp(1, Self::MAX_HOLD_SECONDS) as i64)
+    }
+}
+
+impl Default for CheckoutSettings {
+    /// Stock is held for two minutes.
+    fn default() -> Self {
+        CheckoutSettings { hold_seconds: 120 }
+    }
+}
 /// The most units of one item one customer may have in pending and placed orders together: the
 /// anti-scalper limit, checked under the item's row lock in the hold's own transaction.
 pub const PER_BUYER_LIMIT: u32 = 10;
@@ -106,17 +140,35 @@ impl From<DbError> for ShardFailure {
 pub async fn check_out(state: &AppState, user: &User, key: &str) -> Result<Checkout, AppError> {
     let checkout_id = checkout_id(user, key);
     let owner = Owner::User(user.id);
-    let cart = store::lines(&state.redis, &owner).await?;
-    // A retry after success finds the orders even though the cart was emptied.
+    let mut cart = store::lines(&state.redis, &owner).await?;
     let existing = find_checkout(state, user, &checkout_id).await?;
     if !existing.is_empty() {
-        return Ok(summary(checkout_id, existing));
+        if existing
+            .iter()
+            .all(|order| matches!(order.status, OrderStatus::Canceled | OrderStatus::Failed))
+        {
+            return Err(AppError::conflict(
+                "idempotency_key",
+                "this checkout has ended (canceled, or its hold ran out): check out again with a new key",
+            ));
+        }
+        if !is_interrupted(&existing, &cart) {
+            // A retry after success finds the orders even though the cart was emptied.
+            return Ok(summary(checkout_id, existing));
+        }
+        // The first attempt died between shards (a crash, a lost connection): its orders are
+        // there and the cart was not emptied. Hold what is missing under the same checkout.
+        cart.retain(|id, _| !existing.iter().any(|order| order.id.shard() == id.shard()));
+        if cart.is_empty() {
+            store::clear(&state.redis, &owner).await?;
+            return Ok(summary(checkout_id, existing));
+        }
     }
     if cart.is_empty() {
         return Err(AppError::invalid("cart", "is empty"));
     }
     let mut per_shard: BTreeMap<ShardId, Vec<ShardLine>> = BTreeMap::new();
-    let mut currency: Option<Currency> = None;
+    let mut currency: Option<Currency> = existing.first().map(|order| order.currency);
     for (id, line) in &cart {
         let item = catalog::item(state, *id).await?;
         if *currency.get_or_insert(item.currency) != item.currency {
@@ -134,7 +186,7 @@ pub async fn check_out(state: &AppState, user: &User, key: &str) -> Result<Check
         });
     }
     let currency = currency.unwrap_or(Currency::EUR);
-    let expires = now() + chrono::Duration::from_std(HOLD_WINDOW).map_err(AppError::internal)?;
+    let expires = now() + state.checkout.hold_window();
 
     let attempts = per_shard.into_iter().map(|(shard, mut lines)| {
         // A fixed lock order: every checkout takes its rows in item-id order.
@@ -147,7 +199,7 @@ pub async fn check_out(state: &AppState, user: &User, key: &str) -> Result<Check
         }
     });
     let results = futures_util::future::join_all(attempts).await;
-    let mut orders = Vec::new();
+    let mut orders = existing;
     let mut failure = None;
     for (shard, result) in results {
         match result {
@@ -192,6 +244,27 @@ pub async fn check_out(state: &AppState, user: &User, key: &str) -> Result<Check
     Ok(summary(checkout_id, orders))
 }
 
+/// Whether `existing`, the orders a checkout key already made, is a checkout that died half-way
+/// whose cart is still there: every order still pending, and the cart holding exactly each
+/// order's lines on that order's shard. After a success the cart is empty (or a new one), so a
+/// retry then only answers the orders.
+fn is_interrupted(existing: &[Order], cart: &BTreeMap<ItemId, store::Stored>) -> bool {
+    !cart.is_empty()
+        && existing.iter().all(|order| {
+            let in_cart: Vec<(ItemId, u32)> = cart
+                .iter()
+                .filter(|(id, _)| id.shard() == order.id.shard())
+                .map(|(id, line)| (*id, line.quantity))
+                .collect();
+            let ordered: Vec<(ItemId, u32)> = order
+                .lines
+                .iter()
+                .map(|line| (line.item_id, line.quantity))
+                .collect();
+            order.status == OrderStatus::Pending && in_cart == ordered
+        })
+}
+
 fn summary(checkout_id: String, mut orders: Vec<Order>) -> Checkout {
     orders.sort_by_key(|order| order.id);
     let hold_expires_at = orders
@@ -223,8 +296,8 @@ async fn find_checkout(
         .await;
     let mut orders = Vec::new();
     for (_, result) in found {
-        if let Some((owner, order)) = result?
-            && owner == user.id.0
+        if let Some(order) = result?
+            && order.customer_id == user.id
         {
             orders.push(order);
         }
@@ -365,6 +438,7 @@ async fn hold_lines(
     Ok(Ok(Order {
         id: OrderId::new(shard, order).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
         checkout_id: checkout_id.to_owned(),
+        customer_id: user.id,
         status: OrderStatus::Pending,
         currency,
         total,
@@ -551,22 +625,109 @@ pub async fn order(state: &AppState, user: &User, id: OrderId) -> Result<Order, 
         .await
         .map_err(|e| AppError::from(database.error(e)))?
     {
-        Some((owner, order))
-            if owner == user.id.0 || user.role == crate::accounts::model::Role::Admin =>
-        {
-            Ok(order)
-        }
+        Some(order) if order.customer_id == user.id || user.role == Role::Admin => Ok(order),
         _ => Err(AppError::not_found("order")),
     }
 }
 
-/// The customer's newest orders across every shard (one query per shard, in parallel), merged.
-pub async fn orders(state: &AppState, user: &User, limit: u32) -> Result<Vec<Order>, AppError> {
+/// An order, its holds and its customer, for the admin console.
+pub async fn order_for_admin(
+    state: &AppState,
+    admin: &User,
+    id: OrderId,
+) -> Result<(Order, Vec<Hold>, Option<User>), AppError> {
+    require_admin(admin)?;
+    let order = order(state, admin, id).await?;
+    let database = state.shards.for_id(&id)?;
+    let mut connection = database.acquire().await?;
+    let holds = repo::holds_of_order(&mut connection, id)
+        .await
+        .map_err(|e| AppError::from(database.error(e)))?;
+    let customer = accounts::user(state, admin, order.customer_id).await.ok();
+    Ok((order, holds, customer))
+}
+
+fn require_admin(user: &User) -> Result<(), AppError> {
+    if user.role == Role::Admin {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden {
+            message: "only admins see every customer's orders".into(),
+        })
+    }
+}
+
+/// A page of the customer's own orders (the `customer` filter is not theirs to set).
+pub async fn orders(
+    state: &AppState,
+    user: &User,
+    filter: &OrderFilter,
+) -> Result<OrderPage, AppError> {
+    if filter.customer.is_some() {
+        return Err(AppError::Forbidden {
+            message: "only admins filter orders by customer".into(),
+        });
+    }
+    list(state, Some(user.id), filter).await
+}
+
+/// A page of every customer's orders (admins): `customer` narrows it to one username; an unknown
+/// username matches no order.
+pub async fn all_orders(
+    state: &AppState,
+    admin: &User,
+    filter: &OrderFilter,
+) -> Result<OrderPage, AppError> {
+    require_admin(admin)?;
+    let customer = match &filter.customer {
+        None => None,
+        Some(username) => match accounts::find_by_username(state, username).await? {
+            Some(found) => Some(found.id),
+            None => {
+                return Ok(OrderPage {
+                    orders: Vec::new(),
+                    next: None,
+                });
+            }
+        },
+    };
+    list(state, customer, filter).await
+}
+
+/// Every shard's matching orders (one query per shard, in parallel, plus one for all their
+/// lines), merged newest first. Each shard gives one more than a page, so whether a next page
+/// exists is known without counting.
+async fn list(
+    state: &AppState,
+    customer: Option<UserId>,
+    filter: &OrderFilter,
+) -> Result<OrderPage, AppError> {
+    let day_start = |day: chrono::NaiveDate| day.and_time(chrono::NaiveTime::MIN).and_utc();
+    let since = filter.from.map(day_start);
+    let until = filter.to.and_then(|day| day.succ_opt()).map(day_start);
     let found = state
         .shards
         .scatter(|shard, database| async move {
+            // The list runs by (created, shard, row id), newest first: on a shard before the
+            // cursor's, orders of the cursor's moment still come; on one after it, they came.
+            let before = filter.after.map(|cursor| {
+                let id = match shard.cmp(&cursor.id.shard()) {
+                    std::cmp::Ordering::Less => u64::MAX,
+                    std::cmp::Ordering::Equal => cursor.id.local(),
+                    std::cmp::Ordering::Greater => 0,
+                };
+                (cursor.created_at, id)
+            });
+            let selection = OrderSelection {
+                customer: customer.map(|c| c.0),
+                status: filter.status,
+                since,
+                until,
+                before,
+                limit: filter.limit + 1,
+            };
             let mut connection = database.acquire().await?;
-            repo::orders_of_user(&mut connection, shard, user.id.0, limit)
+            repo::list_orders(&mut connection, shard, selection)
                 .await
                 .map_err(|e| database.error(e))
         })
@@ -576,8 +737,10 @@ pub async fn orders(state: &AppState, user: &User, limit: u32) -> Result<Vec<Ord
         orders.extend(result?);
     }
     orders.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
-    orders.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-    Ok(orders)
+    let limit = usize::try_from(filter.limit).unwrap_or(usize::MAX);
+    let next = (orders.len() > limit).then(|| OrderCursor::after(&orders[limit - 1]).to_string());
+    orders.truncate(limit);
+    Ok(OrderPage { orders, next })
 }
 
 /// Broken hold invariants on every shard: (overdue active holds, active holds of non-pending

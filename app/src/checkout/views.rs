@@ -6,6 +6,7 @@ use std::time::Duration;
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
 
 use super::model::{Order, OrderStatus};
 use super::server_fns::{CancelOrder, CheckOutCart, OrdersPage, checkout_key, my_orders};
@@ -37,7 +38,7 @@ pub fn CheckoutForm() -> impl IntoView {
                 }
             })}
         </Suspense>
-        <p class="muted">"Checking out holds your items for two minutes while you pay."</p>
+        <p class="muted">"Checking out holds your items for a few minutes while you pay; your orders page counts the time down."</p>
         <p class="error" role="alert">{problem}</p>
     }
 }
@@ -45,8 +46,12 @@ pub fn CheckoutForm() -> impl IntoView {
 /// `/orders`.
 #[component]
 pub fn OrdersPageView() -> impl IntoView {
+    let query = use_query_map();
     let cancel = ServerAction::<CancelOrder>::new();
-    let orders = Resource::new(move || cancel.version().get(), |_| my_orders());
+    let orders = Resource::new(
+        move || (query.read().get("after"), cancel.version().get()),
+        |(after, _)| my_orders(after),
+    );
     view! {
         <Title text="Your orders — Surge"/>
         <section class="panel">
@@ -70,18 +75,38 @@ pub fn OrdersPageView() -> impl IntoView {
 
 #[component]
 fn OrderList(page: OrdersPage, cancel: ServerAction<CancelOrder>) -> impl IntoView {
-    if page.orders.is_empty() {
+    let paged = use_query_map().read_untracked().get("after").is_some();
+    if page.orders.is_empty() && !paged {
         return view! { <p class="empty">"No orders yet."</p> }.into_any();
     }
     let now = page.now;
-    page.orders
+    let cards = page
+        .orders
         .into_iter()
         .map(|order| view! { <OrderCard order now cancel/> })
-        .collect_view()
-        .into_any()
+        .collect_view();
+    view! {
+        {cards}
+        <OrderPager base="/orders?".to_owned() next=page.next paged/>
+    }
+    .into_any()
 }
 
-fn status_label(status: OrderStatus) -> &'static str {
+/// "Newest" and "Older" links of a keyset-paged order list. `base` ends with `?` or `&`.
+#[component]
+pub fn OrderPager(base: String, next: Option<String>, paged: bool) -> impl IntoView {
+    let newest = base.trim_end_matches(['?', '&']).to_owned();
+    let older = next.map(|cursor| format!("{base}after={}", crate::search::views::encode(&cursor)));
+    view! {
+        <nav class="pager" aria-label="Pages">
+            {paged.then(|| view! { <a href=newest>"← Newest"</a> })}
+            {older.map(|href| view! { <a href=href rel="next">"Older →"</a> })}
+        </nav>
+    }
+}
+
+/// A word for an order's status, for people.
+pub fn status_label(status: OrderStatus) -> &'static str {
     match status {
         OrderStatus::Pending => "Pending: held for you",
         OrderStatus::Placed => "Placed",
@@ -128,7 +153,7 @@ fn OrderCard(
 
 /// "Held for 1:53", ticking down once the page has hydrated.
 #[component]
-fn Countdown(seconds: i64) -> impl IntoView {
+pub fn Countdown(seconds: i64) -> impl IntoView {
     let left = RwSignal::new(seconds);
     Effect::new(move |_| {
         let handle = set_interval_with_handle(

@@ -11,6 +11,7 @@ use crate::accounts::views::{AccountPage, AdminUsersPage, LoginPage, RegisterPag
 use crate::admin::views::{AdminCategoriesPage, AdminItemPage, AdminItemsPage, AdminNewItemPage};
 use crate::cart::views::CartPage;
 use crate::catalog::views::{CategoryPage, HomePage, ItemPage};
+use crate::checkout::admin_views::{AdminOrderPage, AdminOrdersPage};
 use crate::checkout::views::OrdersPageView;
 use crate::search::views::SearchPage;
 use layout::{Footer, Header, NotFound};
@@ -83,6 +84,8 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("register") view=RegisterPage/>
                     <Route path=StaticSegment("account") view=AccountPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("admin"), StaticSegment("users")) view=AdminUsersPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("admin"), StaticSegment("orders")) view=AdminOrdersPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("admin"), StaticSegment("orders"), ParamSegment("id")) view=AdminOrderPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("admin"), StaticSegment("categories")) view=AdminCategoriesPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("admin"), StaticSegment("items")) view=AdminItemsPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("admin"), StaticSegment("items"), StaticSegment("new")) view=AdminNewItemPage ssr=SsrMode::Async/>

@@ -1,6 +1,7 @@
-//! `/api/v1` for checkout and orders: the signed-in customer's.
+//! `/api/v1` for checkout and orders: a customer's own, and every customer's for admins.
 
-use app::checkout::model::{Checkout, Order};
+use app::accounts::model::Role;
+use app::checkout::model::{Checkout, Order, OrderFilter, OrderFilterInput, OrderPage};
 use app::checkout::service;
 use app::error::AppError;
 use app::shard::id::OrderId;
@@ -13,10 +14,7 @@ use http::header::LOCATION;
 use http::request::Parts;
 
 use super::ErrorBody;
-use super::extract::RequireUser;
-
-/// How many orders the list shows.
-const ORDER_LIST_LIMIT: u32 = 50;
+use super::extract::{ApiQuery, RequireUser};
 
 fn parse_order_id(text: &str) -> Result<OrderId, AppError> {
     text.parse().map_err(|error| AppError::BadRequest {
@@ -53,19 +51,28 @@ pub async fn check_out(
     Ok((StatusCode::CREATED, [(LOCATION, location)], Json(checkout)))
 }
 
-/// The caller's newest orders, across every shard.
+/// Orders across every shard, newest first, a page at a time: a customer's own; for an admin,
+/// every customer's (`customer` narrows to one username). Follow `next` with `after` for older
+/// orders.
 #[utoipa::path(get, path = "/api/v1/orders", tag = "orders", security(("session" = [])),
-    responses((status = 200, body = Vec<Order>), (status = 401, body = ErrorBody)))]
+    params(OrderFilterInput),
+    responses((status = 200, body = OrderPage), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody, description = "a customer filtering by customer"),
+        (status = 422, body = ErrorBody, description = "every invalid filter, named")))]
 pub async fn list(
     RequireUser(user): RequireUser,
     State(state): State<AppState>,
-) -> Result<Json<Vec<Order>>, AppError> {
-    Ok(Json(
-        service::orders(&state, &user, ORDER_LIST_LIMIT).await?,
-    ))
+    ApiQuery(query): ApiQuery<OrderFilterInput>,
+) -> Result<Json<OrderPage>, AppError> {
+    let filter = OrderFilter::parse(&query)?;
+    let page = match user.role {
+        Role::Admin => service::all_orders(&state, &user, &filter).await?,
+        Role::Customer => service::orders(&state, &user, &filter).await?,
+    };
+    Ok(Json(page))
 }
 
-/// One of the caller's orders (404 for anyone else's).
+/// One of the caller's orders (404 for another customer's; admins see any).
 #[utoipa::path(get, path = "/api/v1/orders/{id}", tag = "orders", security(("session" = [])),
     params(("id" = String, Path, example = "order-1-7")),
     responses((status = 200, body = Order), (status = 404, body = ErrorBody)))]

@@ -1,77 +1,13 @@
 //! Checkout under contention, across shards, retried, cancelled and expired; every test ends with
 //! the audit.
 
-use app::accounts::model::{NewUser, Password, Role};
-use app::cart::store::{self, Owner, Stored};
 use app::shard::id::ItemId;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, send_json, spawn_app};
-
-/// Customers made straight in the directory (no password hashing: hundreds are needed), each with
-/// a session token.
-async fn customers(
-    app: &TestApp,
-    prefix: &str,
-    count: usize,
-) -> Vec<(app::accounts::model::UserId, String)> {
-    let directory = app.state.shards.directory();
-    let mut connection = directory.acquire().await.unwrap();
-    let mut made = Vec::with_capacity(count);
-    for n in 0..count {
-        let user = NewUser {
-            username: format!("{prefix}{n}"),
-            email: format!("{prefix}{n}@surge.test"),
-            phone: "+4930123456".into(),
-            display_name: format!("Buyer {n}"),
-            timezone: "UTC".into(),
-            password: Password::any(String::new()),
-        };
-        let id = app::accounts::repo::insert(
-            &mut connection,
-            &user,
-            "$argon2id$unused",
-            Role::Customer,
-            chrono::Utc::now(),
-        )
-        .await
-        .unwrap();
-        let token = app::accounts::session::create(&app.state, id)
-            .await
-            .unwrap();
-        made.push((id, token));
-    }
-    made
-}
-
-async fn fill_cart(app: &TestApp, user: app::accounts::model::UserId, lines: &[(&Value, u32)]) {
-    for (item, quantity) in lines {
-        let id: ItemId = item["id"].as_str().unwrap().parse().unwrap();
-        let price = item["price"].as_str().unwrap().parse().unwrap();
-        store::set(
-            &app.state.redis,
-            &Owner::User(user),
-            id,
-            Stored {
-                quantity: *quantity,
-                price,
-            },
-        )
-        .await
-        .unwrap();
-    }
-}
-
-async fn check_out(app: &TestApp, token: &str, key: &str) -> (u16, Value) {
-    send_json(
-        app.client
-            .post(app.url("/api/v1/checkouts"))
-            .bearer_auth(token)
-            .header("idempotency-key", key),
-    )
-    .await
-}
+use crate::helpers::{
+    TestApp, assert_audit_clean, check_out, customers, fill_cart, send_json, spawn_app,
+};
 
 async fn stock_of(app: &TestApp, item: &Value) -> u64 {
     let (_, read) = app
@@ -92,11 +28,6 @@ async fn stock_becomes(app: &TestApp, item: &Value, expected: u64) {
     }
 }
 
-async fn assert_audit_clean(app: &TestApp) {
-    let report = server::audit::audit(&app.state).await.unwrap();
-    assert!(report.is_clean(), "{report}");
-}
-
 #[tokio::test]
 async fn three_hundred_buyers_for_ten_units_hold_exactly_ten() {
     let app = spawn_app().await;
@@ -104,9 +35,9 @@ async fn three_hundred_buyers_for_ten_units_hold_exactly_ten() {
     let item = app
         .create_item(&category, "Flash Console", "299.00", 10)
         .await;
-    let buyers = customers(&app, "flash", 300).await;
+    let buyers = customers(&app.state, "flash", 300).await;
     for (user, _) in &buyers {
-        fill_cart(&app, *user, &[(&item, 1)]).await;
+        fill_cart(&app.state, *user, &[(&item, 1)]).await;
     }
     let attempts = buyers.iter().enumerate().map(|(n, (_, token))| {
         let app = &app;
@@ -136,13 +67,13 @@ async fn buyers_of_two_items_in_any_order_never_deadlock_or_oversell() {
     let category = app.create_category("Pairs").await;
     let left = app.create_item(&category, "Left Shoe", "20.00", 30).await;
     let right = app.create_item(&category, "Right Shoe", "20.00", 30).await;
-    let buyers = customers(&app, "pair", 80).await;
+    let buyers = customers(&app.state, "pair", 80).await;
     for (n, (user, _)) in buyers.iter().enumerate() {
         // Half fill their carts in the opposite order: deadlock bait, were locks taken that way.
         if n % 2 == 0 {
-            fill_cart(&app, *user, &[(&left, 1), (&right, 1)]).await;
+            fill_cart(&app.state, *user, &[(&left, 1), (&right, 1)]).await;
         } else {
-            fill_cart(&app, *user, &[(&right, 1), (&left, 1)]).await;
+            fill_cart(&app.state, *user, &[(&right, 1), (&left, 1)]).await;
         }
     }
     let answers =
@@ -173,10 +104,10 @@ async fn a_cart_over_two_shards_is_one_checkout_that_holds_everything_or_nothing
     assert_ne!(first["shard"], second["shard"]);
     let lamp = app.create_item(&first, "Lamp", "15.00", 5).await;
     let rug = app.create_item(&second, "Rug", "80.00", 1).await;
-    let buyers = customers(&app, "two", 2).await;
+    let buyers = customers(&app.state, "two", 2).await;
 
     // Too many rugs: the lamp's shard held its line, then gave it back.
-    fill_cart(&app, buyers[0].0, &[(&lamp, 2), (&rug, 2)]).await;
+    fill_cart(&app.state, buyers[0].0, &[(&lamp, 2), (&rug, 2)]).await;
     let (status, refused) = check_out(&app, &buyers[0].1, "two-shards-1").await;
     assert_eq!(status, 409, "{refused}");
     assert_eq!(refused["name"], "Rug");
@@ -186,8 +117,11 @@ async fn a_cart_over_two_shards_is_one_checkout_that_holds_everything_or_nothing
         5,
         "the other shard's hold was released"
     );
+    let (status, again) = check_out(&app, &buyers[0].1, "two-shards-1").await;
+    assert_eq!(status, 409, "a refused checkout stays refused: {again}");
+    assert_eq!(again["field"], "idempotency_key");
 
-    fill_cart(&app, buyers[1].0, &[(&lamp, 2), (&rug, 1)]).await;
+    fill_cart(&app.state, buyers[1].0, &[(&lamp, 2), (&rug, 1)]).await;
     let (status, checkout) = check_out(&app, &buyers[1].1, "two-shards-2").await;
     assert_eq!(status, 201, "{checkout}");
     let orders = checkout["orders"].as_array().unwrap();
@@ -221,9 +155,9 @@ async fn a_retried_checkout_answers_the_same_orders_and_holds_once() {
     let app = spawn_app().await;
     let category = app.create_category("Retry").await;
     let item = app.create_item(&category, "Retry Radio", "49.00", 4).await;
-    let buyers = customers(&app, "retry", 1).await;
+    let buyers = customers(&app.state, "retry", 1).await;
     let (user, token) = &buyers[0];
-    fill_cart(&app, *user, &[(&item, 2)]).await;
+    fill_cart(&app.state, *user, &[(&item, 2)]).await;
     let (status, first) = check_out(&app, token, "same-key-123").await;
     assert_eq!(status, 201, "{first}");
     let (status, again) = check_out(&app, token, "same-key-123").await;
@@ -244,14 +178,61 @@ async fn a_retried_checkout_answers_the_same_orders_and_holds_once() {
 }
 
 #[tokio::test]
+async fn a_retry_completes_a_checkout_that_died_between_shards() {
+    let app = spawn_app().await;
+    let first = app.create_category("Half A").await;
+    let second = app.create_category("Half B").await;
+    let kettle = app.create_item(&first, "Half Kettle", "30.00", 5).await;
+    let toaster = app.create_item(&second, "Half Toaster", "40.00", 5).await;
+    let buyers = customers(&app.state, "half", 1).await;
+    let (user, token) = &buyers[0];
+    // What a crash between the shards leaves: the kettle's order made under the key, and the
+    // cart (never emptied) still holding both lines.
+    fill_cart(&app.state, *user, &[(&kettle, 1)]).await;
+    let (status, half) = check_out(&app, token, "half-key-1").await;
+    assert_eq!(status, 201, "{half}");
+    fill_cart(&app.state, *user, &[(&kettle, 1), (&toaster, 2)]).await;
+    let (status, whole) = check_out(&app, token, "half-key-1").await;
+    assert_eq!(status, 201, "{whole}");
+    let orders = whole["orders"].as_array().unwrap();
+    assert_eq!(orders.len(), 2, "the missing shard was held: {whole}");
+    assert!(orders.iter().any(|o| o["id"] == half["orders"][0]["id"]));
+    assert_eq!(whole["checkout_id"], half["checkout_id"]);
+    assert_eq!(
+        (
+            stock_of(&app, &kettle).await,
+            stock_of(&app, &toaster).await
+        ),
+        (4, 3),
+        "the kettle held once"
+    );
+    let (_, cart) = send_json(app.client.get(app.url("/api/v1/cart")).bearer_auth(token)).await;
+    assert_eq!(cart["lines"], json!([]), "the cart is emptied");
+    // Once complete, the same key only answers the orders.
+    let (status, again) = check_out(&app, token, "half-key-1").await;
+    assert_eq!(status, 201);
+    let ids = |checkout: &Value| {
+        checkout["orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["id"].clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ids(&again), ids(&whole));
+    assert_audit_clean(&app).await;
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn a_canceled_order_gives_its_stock_back_once_and_is_private() {
     let app = spawn_app().await;
     let category = app.create_category("Cancel").await;
     let item = app
         .create_item(&category, "Cancel Camera", "500.00", 3)
         .await;
-    let buyers = customers(&app, "cancel", 2).await;
-    fill_cart(&app, buyers[0].0, &[(&item, 2)]).await;
+    let buyers = customers(&app.state, "cancel", 2).await;
+    fill_cart(&app.state, buyers[0].0, &[(&item, 2)]).await;
     let (_, checkout) = check_out(&app, &buyers[0].1, "cancel-key-1").await;
     let order = checkout["orders"][0]["id"].as_str().unwrap().to_owned();
     let path = format!("/api/v1/orders/{order}");
@@ -282,7 +263,7 @@ async fn a_canceled_order_gives_its_stock_back_once_and_is_private() {
             .bearer_auth(&buyers[0].1),
     )
     .await;
-    assert_eq!(list[0]["id"], order.as_str());
+    assert_eq!(list["orders"][0]["id"], order.as_str());
     assert_audit_clean(&app).await;
     app.stop().await;
 }
@@ -294,9 +275,9 @@ async fn expired_holds_give_their_stock_back_once_even_with_two_runners() {
     let item = app
         .create_item(&category, "Expiry Earrings", "25.00", 6)
         .await;
-    let buyers = customers(&app, "expiry", 3).await;
+    let buyers = customers(&app.state, "expiry", 3).await;
     for (n, (user, token)) in buyers.iter().enumerate() {
-        fill_cart(&app, *user, &[(&item, 2)]).await;
+        fill_cart(&app.state, *user, &[(&item, 2)]).await;
         assert_eq!(
             check_out(&app, token, &format!("expiry-key-{n}")).await.0,
             201
@@ -330,7 +311,7 @@ async fn expired_holds_give_their_stock_back_once_even_with_two_runners() {
             .bearer_auth(&buyers[0].1),
     )
     .await;
-    assert_eq!(orders[0]["status"], "failed");
+    assert_eq!(orders["orders"][0]["status"], "failed");
     assert_audit_clean(&app).await;
     app.stop().await;
 }
@@ -340,8 +321,8 @@ async fn a_checkout_short_of_stock_reclaims_expired_holds_itself() {
     let app = spawn_app().await;
     let category = app.create_category("Reclaim").await;
     let item = app.create_item(&category, "Last Guitar", "900.00", 1).await;
-    let buyers = customers(&app, "reclaim", 2).await;
-    fill_cart(&app, buyers[0].0, &[(&item, 1)]).await;
+    let buyers = customers(&app.state, "reclaim", 2).await;
+    fill_cart(&app.state, buyers[0].0, &[(&item, 1)]).await;
     assert_eq!(check_out(&app, &buyers[0].1, "reclaim-key-0").await.0, 201);
     let id: ItemId = item["id"].as_str().unwrap().parse().unwrap();
     let shard = app.state.shards.for_id(&id).unwrap();
@@ -351,7 +332,7 @@ async fn a_checkout_short_of_stock_reclaims_expired_holds_itself() {
         .await
         .unwrap();
     drop(connection);
-    fill_cart(&app, buyers[1].0, &[(&item, 1)]).await;
+    fill_cart(&app.state, buyers[1].0, &[(&item, 1)]).await;
     let (status, answer) = check_out(&app, &buyers[1].1, "reclaim-key-1").await;
     assert_eq!(status, 201, "the expired hold was reclaimed: {answer}");
     assert_audit_clean(&app).await;
@@ -361,7 +342,7 @@ async fn a_checkout_short_of_stock_reclaims_expired_holds_itself() {
             .bearer_auth(&buyers[0].1),
     )
     .await;
-    assert_eq!(first[0]["status"], "failed");
+    assert_eq!(first["orders"][0]["status"], "failed");
     app.stop().await;
 }
 
@@ -372,11 +353,11 @@ async fn a_customer_cannot_hold_more_than_the_per_buyer_limit_over_several_check
     let item = app
         .create_item(&category, "Limited Sneaker", "120.00", 50)
         .await;
-    let buyers = customers(&app, "limit", 2).await;
+    let buyers = customers(&app.state, "limit", 2).await;
     let (user, token) = &buyers[0];
-    fill_cart(&app, *user, &[(&item, 6)]).await;
+    fill_cart(&app.state, *user, &[(&item, 6)]).await;
     assert_eq!(check_out(&app, token, "limit-key-1").await.0, 201);
-    fill_cart(&app, *user, &[(&item, 5)]).await;
+    fill_cart(&app.state, *user, &[(&item, 5)]).await;
     let (status, refused) = check_out(&app, token, "limit-key-2").await;
     assert_eq!(status, 409, "{refused}");
     assert_eq!(refused["field"], "quantity");
@@ -384,14 +365,14 @@ async fn a_customer_cannot_hold_more_than_the_per_buyer_limit_over_several_check
         refused["message"].as_str().unwrap().contains("6 already"),
         "{refused}"
     );
-    fill_cart(&app, *user, &[(&item, 4)]).await;
+    fill_cart(&app.state, *user, &[(&item, 4)]).await;
     assert_eq!(
         check_out(&app, token, "limit-key-3").await.0,
         201,
         "up to the limit is fine"
     );
     // Another customer is not affected.
-    fill_cart(&app, buyers[1].0, &[(&item, 10)]).await;
+    fill_cart(&app.state, buyers[1].0, &[(&item, 10)]).await;
     assert_eq!(check_out(&app, &buyers[1].1, "limit-key-4").await.0, 201);
     assert_eq!(stock_of(&app, &item).await, 30);
     assert_audit_clean(&app).await;

@@ -3,12 +3,15 @@
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Once;
 
-use app::accounts::model::{LoginInput, RegisterInput, Role};
+use app::accounts::model::{LoginInput, NewUser, Password, RegisterInput, Role, UserId};
 use app::accounts::service as accounts;
+use app::cart::store::{self, Owner, Stored};
 use app::error::AppError;
+use app::shard::id::ItemId;
 use app::shard::migrate;
 use app::shard::topology::{SecretUrl, ServerSettings};
 use app::state::AppState;
+use serde_json::Value;
 use server::config::Settings;
 use server::startup::Application;
 use tokio::sync::oneshot;
@@ -274,4 +277,70 @@ pub async fn drop_test_data(settings: &Settings) {
     if let Ok(redis) = app::redis_store::Redis::connect_lazy(&settings.redis) {
         let _ = redis.delete_all_keys().await;
     }
+}
+
+/// Customers made straight in the directory (no password hashing: hundreds are needed), each with
+/// a session token.
+pub async fn customers(state: &AppState, prefix: &str, count: usize) -> Vec<(UserId, String)> {
+    let directory = state.shards.directory();
+    let mut connection = directory.acquire().await.unwrap();
+    let mut made = Vec::with_capacity(count);
+    for n in 0..count {
+        let user = NewUser {
+            username: format!("{prefix}{n}"),
+            email: format!("{prefix}{n}@surge.test"),
+            phone: "+4930123456".into(),
+            display_name: format!("Buyer {n}"),
+            timezone: "UTC".into(),
+            password: Password::any(String::new()),
+        };
+        let id = app::accounts::repo::insert(
+            &mut connection,
+            &user,
+            "$argon2id$unused",
+            Role::Customer,
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+        let token = app::accounts::session::create(state, id).await.unwrap();
+        made.push((id, token));
+    }
+    made
+}
+
+/// Puts lines into a customer's cart, straight into the store.
+pub async fn fill_cart(state: &AppState, user: UserId, lines: &[(&Value, u32)]) {
+    for (item, quantity) in lines {
+        let id: ItemId = item["id"].as_str().unwrap().parse().unwrap();
+        let price = item["price"].as_str().unwrap().parse().unwrap();
+        store::set(
+            &state.redis,
+            &Owner::User(user),
+            id,
+            Stored {
+                quantity: *quantity,
+                price,
+            },
+        )
+        .await
+        .unwrap();
+    }
+}
+
+/// Checks the customer's cart out through the API.
+pub async fn check_out(app: &TestApp, token: &str, key: &str) -> (u16, Value) {
+    send_json(
+        app.client
+            .post(app.url("/api/v1/checkouts"))
+            .bearer_auth(token)
+            .header("idempotency-key", key),
+    )
+    .await
+}
+
+/// Fails the test when an invariant is broken.
+pub async fn assert_audit_clean(app: &TestApp) {
+    let report = server::audit::audit(&app.state).await.unwrap();
+    assert!(report.is_clean(), "{report}");
 }

@@ -1,9 +1,8 @@
 //! `surge bench-catalog`: how fast search and item pages are, at a given catalog size.
 //!
-//! It creates databases of its own (a fresh prefix on the configured servers), seeds the demo
-//! catalog, starts a server in this process on a free loopback port, drives it with a fixed
-//! number of concurrent clients for a fixed time per phase, prints the figures, and drops its
-//! databases. Latency is measured per request from send to the last byte.
+//! It seeds the demo catalog into databases of its own, starts a server in this process on a
+//! free loopback port, drives it with a fixed number of concurrent clients for a fixed time per
+//! phase, and prints the figures. Latency is measured per request from send to the last byte.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -12,6 +11,7 @@ use app::catalog::repo;
 use app::shard::id::ItemId;
 use rand::Rng;
 
+use super::Figures;
 use crate::config::Settings;
 use crate::startup::Application;
 
@@ -42,40 +42,6 @@ const QUERIES: &[&str] = &[
     "cookbook",
     "tent",
 ];
-
-/// The figures of one phase.
-struct Figures {
-    requests: usize,
-    errors: usize,
-    elapsed: Duration,
-    latencies: Vec<Duration>,
-}
-
-impl Figures {
-    fn percentile(&self, p: f64) -> Duration {
-        if self.latencies.is_empty() {
-            return Duration::ZERO;
-        }
-        let rank = ((self.latencies.len() as f64 - 1.0) * p).round() as usize;
-        self.latencies[rank.min(self.latencies.len() - 1)]
-    }
-
-    fn row(&self, name: &str, items: u64) -> String {
-        let per_second = self.requests as f64 / self.elapsed.as_secs_f64();
-        format!(
-            "| {name} | {items} | {per_second:.0} | {:.1} | {:.1} | {:.1} | {} |",
-            self.percentile(0.50).as_secs_f64() * 1000.0,
-            self.percentile(0.99).as_secs_f64() * 1000.0,
-            self.latencies
-                .last()
-                .copied()
-                .unwrap_or_default()
-                .as_secs_f64()
-                * 1000.0,
-            self.errors
-        )
-    }
-}
 
 /// Runs `concurrency` clients that each send `next()`'s request until `duration` is over.
 async fn drive(
@@ -119,28 +85,15 @@ async fn drive(
             errors += failed;
         }
     }
-    latencies.sort_unstable();
-    Figures {
-        requests: latencies.len(),
-        errors,
-        elapsed: started.elapsed(),
-        latencies,
-    }
+    Figures::new(latencies, errors, started.elapsed())
 }
 
 /// Seeds, serves, measures, cleans up; prints a Markdown table.
 pub async fn run(settings: &Settings, options: BenchOptions) -> anyhow::Result<()> {
-    let mut settings = settings.clone();
-    let unique: u32 = rand::random();
-    settings.database.prefix = format!("bench{unique:08x}");
-    settings.redis.key_prefix = settings.database.prefix.clone();
-    settings.http.addr = SocketAddr::from(([127, 0, 0, 1], 0));
-    let result = measure(&settings, options).await;
-    let topology = settings.topology()?;
-    app::shard::migrate::drop_all(&topology).await?;
-    let redis = app::redis_store::Redis::connect_lazy(&settings.redis)?;
-    redis.delete_all_keys().await?;
-    result
+    super::with_own_databases(settings, |settings| async move {
+        measure(&settings, options).await
+    })
+    .await
 }
 
 async fn measure(settings: &Settings, options: BenchOptions) -> anyhow::Result<()> {
@@ -199,12 +152,14 @@ async fn measure(settings: &Settings, options: BenchOptions) -> anyhow::Result<(
     println!("| what | items | requests/s | p50 ms | p99 ms | max ms | errors |");
     println!("|---|---|---|---|---|---|---|");
     println!(
-        "{}",
-        search.row("search (`GET /api/v1/search`)", options.items)
+        "| search (`GET /api/v1/search`) | {} {}",
+        options.items,
+        search.cells()
     );
     println!(
-        "{}",
-        pages.row("item page (`GET /items/{id}`, SSR)", options.items)
+        "| item page (`GET /items/{{id}}`, SSR) | {} {}",
+        options.items,
+        pages.cells()
     );
     Ok(())
 }

@@ -1,0 +1,76 @@
+//! The benchmarks behind `surge bench-catalog` and `surge bench-checkout`. Each one works on
+//! databases and Redis keys of its own (a fresh prefix on the configured servers), starts a server
+//! in this process on a free loopback port, drives it with a fixed number of concurrent clients
+//! for a fixed time per phase, prints a Markdown table, and drops what it made.
+
+pub mod catalog;
+pub mod checkout;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::config::Settings;
+
+/// The figures of one kind of request in one phase.
+pub struct Figures {
+    requests: usize,
+    errors: usize,
+    elapsed: Duration,
+    /// Sorted.
+    latencies: Vec<Duration>,
+}
+
+impl Figures {
+    /// Figures of `latencies` (any order) measured over `elapsed`.
+    pub fn new(mut latencies: Vec<Duration>, errors: usize, elapsed: Duration) -> Self {
+        latencies.sort_unstable();
+        Figures {
+            requests: latencies.len(),
+            errors,
+            elapsed,
+            latencies,
+        }
+    }
+
+    fn percentile(&self, p: f64) -> Duration {
+        if self.latencies.is_empty() {
+            return Duration::ZERO;
+        }
+        let rank = ((self.latencies.len() as f64 - 1.0) * p).round() as usize;
+        self.latencies[rank.min(self.latencies.len() - 1)]
+    }
+
+    /// `| per second | p50 ms | p99 ms | max ms | errors |`
+    pub fn cells(&self) -> String {
+        let per_second = self.requests as f64 / self.elapsed.as_secs_f64().max(f64::EPSILON);
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        format!(
+            "| {per_second:.0} | {:.1} | {:.1} | {:.1} | {} |",
+            ms(self.percentile(0.50)),
+            ms(self.percentile(0.99)),
+            ms(self.latencies.last().copied().unwrap_or_default()),
+            self.errors
+        )
+    }
+}
+
+/// Runs `measure` on settings with a prefix of their own and a free port, then drops the
+/// databases and Redis keys of that prefix, whether `measure` succeeded or not.
+pub async fn with_own_databases<F, Fut>(settings: &Settings, measure: F) -> anyhow::Result<()>
+where
+    F: FnOnce(Settings) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    let mut settings = settings.clone();
+    let unique: u32 = rand::random();
+    settings.database.prefix = format!("bench{unique:08x}");
+    settings.redis.key_prefix = settings.database.prefix.clone();
+    settings.http.addr = SocketAddr::from(([127, 0, 0, 1], 0));
+    let result = measure(settings.clone()).await;
+    let topology = settings.topology()?;
+    app::shard::migrate::drop_all(&topology).await?;
+    let redis = app::redis_store::Redis::connect_lazy(&settings.redis)?;
+    redis.delete_all_keys().await?;
+    result
+}
