@@ -193,17 +193,33 @@ pub async fn lock_expired_holds(
     now: DateTime<Utc>,
     limit: u32,
 ) -> Result<Vec<HeldUnits>, sqlx::Error> {
-    let rows: Vec<HoldRow> = sqlx::query_as(
-        "SELECT id, order_id, item_id, quantity FROM holds \
-         WHERE status = 'active' AND expires_at < ? AND (? IS NULL OR item_id = ?) \
-         ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED",
-    )
-    .bind(now.naive_utc())
-    .bind(item)
-    .bind(item)
-    .bind(limit)
-    .fetch_all(connection)
-    .await?;
+    // One item's through `holds_item`, any item's through `holds_expiry`: a lock-taking scan
+    // must not wander through other items' holds.
+    let rows: Vec<HoldRow> = match item {
+        Some(item) => {
+            sqlx::query_as(
+                "SELECT id, order_id, item_id, quantity FROM holds FORCE INDEX (holds_item) \
+                 WHERE item_id = ? AND status = 'active' AND expires_at < ? \
+                 ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED",
+            )
+            .bind(item)
+            .bind(now.naive_utc())
+            .bind(limit)
+            .fetch_all(connection)
+            .await?
+        }
+        None => {
+            sqlx::query_as(
+                "SELECT id, order_id, item_id, quantity FROM holds FORCE INDEX (holds_expiry) \
+                 WHERE status = 'active' AND expires_at < ? \
+                 ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED",
+            )
+            .bind(now.naive_utc())
+            .bind(limit)
+            .fetch_all(connection)
+            .await?
+        }
+    };
     Ok(held(rows))
 }
 
@@ -213,8 +229,8 @@ pub async fn lock_order_holds(
     order: u64,
 ) -> Result<Vec<HeldUnits>, sqlx::Error> {
     let rows: Vec<HoldRow> = sqlx::query_as(
-        "SELECT id, order_id, item_id, quantity FROM holds WHERE order_id = ? AND status = 'active' \
-         ORDER BY item_id FOR UPDATE",
+        "SELECT id, order_id, item_id, quantity FROM holds FORCE INDEX (holds_order) \
+         WHERE order_id = ? AND status = 'active' ORDER BY item_id FOR UPDATE",
     )
     .bind(order)
     .fetch_all(connection)

@@ -25,7 +25,7 @@ use crate::events::{self, Event};
 use crate::money::Currency;
 use crate::shard::ShardId;
 use crate::shard::id::{ItemId, OrderId};
-use crate::shard::router::DbError;
+use crate::shard::router::{Database, DbError};
 use crate::state::AppState;
 
 /// Checkout's settings (`checkout.*` in the configuration).
@@ -305,7 +305,32 @@ async fn find_checkout(
     Ok(orders)
 }
 
-/// One shard's transaction, retried after a deadlock or a lock-wait timeout.
+/// After a failed transaction (already rolled back): a deadlock or a lock-wait timeout waits a
+/// jittered backoff and answers `Ok` (try again), up to `RETRIES` times; then the shard is
+/// reported too busy. Any other error is answered as it is.
+async fn retry_after(
+    database: &Database,
+    error: sqlx::Error,
+    attempt: &mut u32,
+) -> Result<(), AppError> {
+    if !is_retryable(&error) {
+        return Err(database.error(error).into());
+    }
+    if *attempt >= RETRIES {
+        tracing::warn!(database = database.label(), %error, "gave up after retries");
+        return Err(AppError::Unavailable {
+            what: format!("{} (too busy: try again)", database.label()),
+        });
+    }
+    *attempt += 1;
+    tokio::time::sleep(Duration::from_millis(
+        10 * (1 << *attempt) + u64::from(rand::random::<u8>() % 10),
+    ))
+    .await;
+    Ok(())
+}
+
+/// One shard's part of a checkout in one transaction, kept only when every line was held.
 #[allow(clippy::too_many_arguments)]
 async fn hold_on_shard(
     state: &AppState,
@@ -318,41 +343,29 @@ async fn hold_on_shard(
 ) -> Result<Order, ShardFailure> {
     let database = state.shards.shard(shard)?;
     let mut attempt = 0;
-    loop {
+    let order = loop {
         let mut tx = database.begin().await?;
-        let result = hold_lines(&mut tx, shard, checkout_id, user, currency, lines, expires).await;
-        match result {
+        match hold_lines(&mut tx, shard, checkout_id, user, currency, lines, expires).await {
             Ok(Ok(order)) => {
                 tx.commit().await.map_err(|e| database.error(e))?;
-                for line in lines {
-                    catalog::forget_cached_item(state, line.item).await;
-                }
-                return Ok(order);
+                break order;
             }
             Ok(Err(short)) => {
                 tx.rollback().await.map_err(|e| database.error(e))?;
                 return Err(short);
             }
-            Err(error) if is_retryable(&error) && attempt < RETRIES => {
-                let _ = tx.rollback().await;
-                attempt += 1;
-                tokio::time::sleep(Duration::from_millis(
-                    10 * (1 << attempt) + u64::from(rand::random::<u8>() % 10),
-                ))
-                .await;
-            }
-            Err(error) if is_retryable(&error) => {
-                let _ = tx.rollback().await;
-                return Err(ShardFailure::Error(AppError::Unavailable {
-                    what: format!("{shard} (too busy: try again)"),
-                }));
-            }
             Err(error) => {
                 let _ = tx.rollback().await;
-                return Err(database.error(error).into());
+                retry_after(database, error, &mut attempt)
+                    .await
+                    .map_err(ShardFailure::Error)?;
             }
         }
+    };
+    for line in lines {
+        catalog::forget_cached_item(state, line.item).await;
     }
+    Ok(order)
 }
 
 /// Inside the shard's transaction: the stock of every line (in item-id order), then the order,
@@ -563,7 +576,35 @@ pub async fn expire_due_holds(state: &AppState) -> Result<usize, AppError> {
     Ok(expired)
 }
 
-/// Ends a pending order: its holds give their units back. Returns whether it was pending.
+/// What ending a pending order found.
+enum Released {
+    NoSuchOrder,
+    NotPending,
+    Holds(Vec<HeldUnits>),
+}
+
+/// Inside the order's shard transaction: lock the order, then its active holds, give them back.
+async fn release_in(
+    tx: &mut Transaction<'static, sqlx::MySql>,
+    id: OrderId,
+    status: OrderStatus,
+    cause: StockCause,
+) -> Result<Released, sqlx::Error> {
+    let Some((_, current)) = repo::lock_order(tx, id.local()).await? else {
+        return Ok(Released::NoSuchOrder);
+    };
+    if current != OrderStatus::Pending.as_str() {
+        return Ok(Released::NotPending);
+    }
+    let holds = repo::lock_order_holds(tx, id.local()).await?;
+    give_back(tx, id.shard(), &holds, cause, status, now()).await?;
+    // An order with no active hold left (all expired already) still ends here.
+    repo::end_pending_order(tx, id.local(), status, now()).await?;
+    Ok(Released::Holds(holds))
+}
+
+/// Ends a pending order: its holds give their units back (retried after a deadlock). Returns
+/// whether it was pending.
 async fn release(
     state: &AppState,
     id: OrderId,
@@ -571,31 +612,34 @@ async fn release(
     cause: StockCause,
 ) -> Result<bool, AppError> {
     let database = state.shards.for_id(&id)?;
-    let db = |e| AppError::from(database.error(e));
-    let mut tx = database.begin().await?;
-    let Some((_, current)) = repo::lock_order(&mut tx, id.local()).await.map_err(db)? else {
-        return Err(AppError::not_found("order"));
+    let mut attempt = 0;
+    let released = loop {
+        let mut tx = database.begin().await?;
+        match release_in(&mut tx, id, status, cause).await {
+            Ok(released) => {
+                tx.commit()
+                    .await
+                    .map_err(|e| AppError::from(database.error(e)))?;
+                break released;
+            }
+            Err(error) => {
+                let _ = tx.rollback().await;
+                retry_after(database, error, &mut attempt).await?;
+            }
+        }
     };
-    if current != OrderStatus::Pending.as_str() {
-        return Ok(false);
-    }
-    let holds = repo::lock_order_holds(&mut tx, id.local())
-        .await
-        .map_err(db)?;
-    give_back(&mut tx, id.shard(), &holds, cause, status, now())
-        .await
-        .map_err(db)?;
-    // An order with no active hold left (all expired already) still ends here.
-    repo::end_pending_order(&mut tx, id.local(), status, now())
-        .await
-        .map_err(db)?;
-    tx.commit().await.map_err(db)?;
-    for held in &holds {
-        if let Ok(item) = ItemId::new(id.shard(), held.item) {
-            catalog::forget_cached_item(state, item).await;
+    match released {
+        Released::NoSuchOrder => Err(AppError::not_found("order")),
+        Released::NotPending => Ok(false),
+        Released::Holds(holds) => {
+            for held in &holds {
+                if let Ok(item) = ItemId::new(id.shard(), held.item) {
+                    catalog::forget_cached_item(state, item).await;
+                }
+            }
+            Ok(true)
         }
     }
-    Ok(true)
 }
 
 /// Cancels a customer's pending order (idempotent: a canceled order stays canceled). Another

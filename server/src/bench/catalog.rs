@@ -97,7 +97,6 @@ pub async fn run(settings: &Settings, options: BenchOptions) -> anyhow::Result<(
 }
 
 async fn measure(settings: &Settings, options: BenchOptions) -> anyhow::Result<()> {
-    app::shard::migrate::migrate_all(&settings.topology()?).await?;
     let seeding = crate::startup::connect(settings, SocketAddr::from(([127, 0, 0, 1], 0)))?;
     eprintln!("seeding {} items…", options.items);
     app::catalog::seed::seed(&seeding, options.items, 2026, |_| {}).await?;

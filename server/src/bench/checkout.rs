@@ -53,7 +53,6 @@ pub async fn run(settings: &Settings, options: CheckoutBenchOptions) -> anyhow::
 }
 
 async fn measure(settings: &Settings, options: CheckoutBenchOptions) -> anyhow::Result<()> {
-    app::shard::migrate::migrate_all(&settings.topology()?).await?;
     let application = Application::build(settings, false).await?;
     let state = application.state().clone();
     let addr = application.addr()?;
@@ -63,7 +62,8 @@ async fn measure(settings: &Settings, options: CheckoutBenchOptions) -> anyhow::
         options.concurrency
     );
     let items = make_items(&state, options.items.max(1)).await?;
-    let tokens = Arc::new(make_customers(&state, options.concurrency).await?);
+    let customers = customers_with_sessions(&state, "bench", options.concurrency).await?;
+    let tokens = Arc::new(customers.into_iter().map(|(_, token)| token).collect());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(application.serve(async {
         let _ = stopped.await;
@@ -78,7 +78,15 @@ async fn measure(settings: &Settings, options: CheckoutBenchOptions) -> anyhow::
         "hot item: {} clients for {:?}…",
         options.concurrency, options.duration
     );
-    let hot_phase = drive(&client, addr, &tokens, options, Arc::new(move |_| hot)).await;
+    let hot_phase = drive(
+        &client,
+        addr,
+        &tokens,
+        options,
+        "hot",
+        Arc::new(move |_| hot),
+    )
+    .await;
     let many = Arc::new(items[1..].to_vec());
     eprintln!(
         "{} items: {} clients for {:?}…",
@@ -92,13 +100,15 @@ async fn measure(settings: &Settings, options: CheckoutBenchOptions) -> anyhow::
         addr,
         &tokens,
         options,
+        "many",
         Arc::new(move |rng| spread[rng.random_range(0..spread.len())]),
     )
     .await;
     let _ = stop.send(());
     let _ = server.await;
 
-    let report = crate::audit::audit(&state).await?;
+    // The server closed its pools on the way out: the audit connects anew.
+    let report = crate::audit::run(settings).await?;
     println!(
         "{} clients, {:?} per phase; each client: cart, checkout, cancel, again\n",
         options.concurrency, options.duration
@@ -136,6 +146,7 @@ async fn drive(
     addr: SocketAddr,
     tokens: &Arc<Vec<String>>,
     options: CheckoutBenchOptions,
+    phase: &'static str,
     pick: Pick,
 ) -> [Figures; 3] {
     let started = Instant::now();
@@ -166,7 +177,8 @@ async fn drive(
                         continue;
                     }
                     let sent = Instant::now();
-                    let order = check_out(&client, addr, token, n, round).await;
+                    let key = format!("bench-{phase}-{n}-{round}");
+                    let order = check_out(&client, addr, token, &key).await;
                     seen.checkout.push(sent.elapsed());
                     let Some(order) = order else {
                         seen.errors[1] += 1;
@@ -217,13 +229,12 @@ async fn check_out(
     client: &reqwest::Client,
     addr: SocketAddr,
     token: &str,
-    client_number: usize,
-    round: u64,
+    key: &str,
 ) -> Option<String> {
     let response = client
         .post(format!("http://{addr}/api/v1/checkouts"))
         .bearer_auth(token)
-        .header("idempotency-key", format!("bench-{client_number}-{round}"))
+        .header("idempotency-key", key)
         .send()
         .await
         .ok()?;
@@ -262,30 +273,35 @@ async fn make_items(state: &AppState, count: u32) -> anyhow::Result<Vec<ItemId>>
     Ok(items)
 }
 
-/// Customers written straight into the directory, each with a session. Their password hash is a
-/// placeholder no password matches: they exist only for this run's databases.
-async fn make_customers(state: &AppState, count: usize) -> anyhow::Result<Vec<String>> {
+/// Customers written straight into the directory, each with a session: `{prefix}0`,
+/// `{prefix}1`, ... Their password hash is a placeholder no password matches (no hashing: hundreds
+/// are made at once), so they exist only for a benchmark's or a test's own databases.
+pub async fn customers_with_sessions(
+    state: &AppState,
+    prefix: &str,
+    count: usize,
+) -> anyhow::Result<Vec<(UserId, String)>> {
     let directory = state.shards.directory();
     let mut connection = directory.acquire().await?;
-    let mut tokens = Vec::with_capacity(count);
+    let mut made = Vec::with_capacity(count);
     for n in 0..count {
         let user = NewUser {
-            username: format!("bench{n}"),
-            email: format!("bench{n}@bench.invalid"),
+            username: format!("{prefix}{n}"),
+            email: format!("{prefix}{n}@surge.invalid"),
             phone: "+10000000000".into(),
-            display_name: format!("Bench buyer {n}"),
+            display_name: format!("Buyer {n}"),
             timezone: "UTC".into(),
             password: Password::any(String::new()),
         };
-        let id: UserId = app::accounts::repo::insert(
+        let id = app::accounts::repo::insert(
             &mut connection,
             &user,
-            "$argon2id$bench-placeholder",
+            "$argon2id$placeholder",
             Role::Customer,
             chrono::Utc::now(),
         )
         .await?;
-        tokens.push(app::accounts::session::create(state, id).await?);
+        made.push((id, app::accounts::session::create(state, id).await?));
     }
-    Ok(tokens)
+    Ok(made)
 }

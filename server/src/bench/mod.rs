@@ -55,8 +55,9 @@ impl Figures {
     }
 }
 
-/// Runs `measure` on settings with a prefix of their own and a free port, then drops the
-/// databases and Redis keys of that prefix, whether `measure` succeeded or not.
+/// Creates and migrates databases of a prefix of its own, runs `measure` on them (and a free
+/// port), then drops the databases and Redis keys of that prefix, whether `measure` succeeded or
+/// not.
 pub async fn with_own_databases<F, Fut>(settings: &Settings, measure: F) -> anyhow::Result<()>
 where
     F: FnOnce(Settings) -> Fut,
@@ -67,8 +68,11 @@ where
     settings.database.prefix = format!("bench{unique:08x}");
     settings.redis.key_prefix = settings.database.prefix.clone();
     settings.http.addr = SocketAddr::from(([127, 0, 0, 1], 0));
-    let result = measure(settings.clone()).await;
     let topology = settings.topology()?;
+    let result = match app::shard::migrate::migrate_all(&topology).await {
+        Ok(()) => measure(settings.clone()).await,
+        Err(error) => Err(error.into()),
+    };
     app::shard::migrate::drop_all(&topology).await?;
     let redis = app::redis_store::Redis::connect_lazy(&settings.redis)?;
     redis.delete_all_keys().await?;

@@ -3,7 +3,7 @@
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Once;
 
-use app::accounts::model::{LoginInput, NewUser, Password, RegisterInput, Role, UserId};
+use app::accounts::model::{LoginInput, RegisterInput, Role, UserId};
 use app::accounts::service as accounts;
 use app::cart::store::{self, Owner, Stored};
 use app::error::AppError;
@@ -282,31 +282,9 @@ pub async fn drop_test_data(settings: &Settings) {
 /// Customers made straight in the directory (no password hashing: hundreds are needed), each with
 /// a session token.
 pub async fn customers(state: &AppState, prefix: &str, count: usize) -> Vec<(UserId, String)> {
-    let directory = state.shards.directory();
-    let mut connection = directory.acquire().await.unwrap();
-    let mut made = Vec::with_capacity(count);
-    for n in 0..count {
-        let user = NewUser {
-            username: format!("{prefix}{n}"),
-            email: format!("{prefix}{n}@surge.test"),
-            phone: "+4930123456".into(),
-            display_name: format!("Buyer {n}"),
-            timezone: "UTC".into(),
-            password: Password::any(String::new()),
-        };
-        let id = app::accounts::repo::insert(
-            &mut connection,
-            &user,
-            "$argon2id$unused",
-            Role::Customer,
-            chrono::Utc::now(),
-        )
+    server::bench::checkout::customers_with_sessions(state, prefix, count)
         .await
-        .unwrap();
-        let token = app::accounts::session::create(state, id).await.unwrap();
-        made.push((id, token));
-    }
-    made
+        .expect("customers made")
 }
 
 /// Puts lines into a customer's cart, straight into the store.
