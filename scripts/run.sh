@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What `make run` serves: the release build of `surge` on the local stack, migrated, with the demo
 # catalog seeded into an empty shop, and an admin account (username `admin`) whose password is
-# created once for this machine in .stack/admin-password (git-ignored).
+# created once for this machine in .stack/admin-password (git-ignored); beside it, the sandbox
+# payment processor (`surge psp-sandbox`) on port 3900.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -17,5 +18,17 @@ export SURGE_SITE__ROOT=${SURGE_SITE__ROOT:-$SURGE_ROOT/target/site}
 SURGE_ADMIN_PASSWORD=$(cat "$password_file") "$binary" admin create --if-missing \
   --username admin --email admin@surge.localhost --phone +10000000000 --display-name "Shop admin"
 "$binary" seed --if-empty
+# The sandbox payment processor runs beside the shop, with a merchant API key made once per
+# machine (git-ignored, like the admin password).
+key_file=$SURGE_ROOT/.stack/psp-api-key
+if [ ! -s "$key_file" ]; then
+  (umask 077 && head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$key_file")
+fi
+SURGE_PSP_SANDBOX__API_KEY=$(cat "$key_file")
+export SURGE_PSP_SANDBOX__API_KEY
+"$binary" psp-sandbox &
+sandbox=$!
+trap 'kill "$sandbox" 2>/dev/null || true' EXIT
 say "the shop: http://127.0.0.1:3000 — admin console: sign in as 'admin', password in $password_file"
-exec "$binary" serve --no-migrate
+say "the sandbox bank: http://127.0.0.1:3900/bank"
+"$binary" serve --no-migrate

@@ -14,16 +14,16 @@ use serde::{Deserialize, Serialize};
 /// three), not a business rule.
 pub const MAX_PRICE: Decimal = Decimal::from_parts(1_000_000, 0, 0, false, 0);
 
-/// The currencies the shop accepts, with their number of minor units (ISO 4217).
-const CURRENCIES: &[(&str, u32)] = &[
-    ("EUR", 2),
-    ("USD", 2),
-    ("GBP", 2),
-    ("CHF", 2),
-    ("SEK", 2),
-    ("PLN", 2),
-    ("CZK", 2),
-    ("JPY", 0),
+/// The currencies the shop accepts, with their number of minor units and numeric code (ISO 4217).
+const CURRENCIES: &[(&str, u32, u16)] = &[
+    ("EUR", 2, 978),
+    ("USD", 2, 840),
+    ("GBP", 2, 826),
+    ("CHF", 2, 756),
+    ("SEK", 2, 752),
+    ("PLN", 2, 985),
+    ("CZK", 2, 203),
+    ("JPY", 0, 392),
 ];
 
 /// An ISO 4217 currency the shop accepts.
@@ -47,9 +47,23 @@ impl Currency {
         CURRENCIES[usize::from(self.index)].1
     }
 
+    /// The ISO 4217 numeric code (978 for the euro), as payment QR codes carry it.
+    pub fn numeric(self) -> u16 {
+        CURRENCIES[usize::from(self.index)].2
+    }
+
+    /// The currency of an ISO 4217 numeric code, if the shop accepts it.
+    pub fn from_numeric(numeric: u16) -> Option<Self> {
+        CURRENCIES
+            .iter()
+            .position(|(_, _, n)| *n == numeric)
+            .and_then(|index| u8::try_from(index).ok())
+            .map(|index| Currency { index })
+    }
+
     /// Every accepted currency's code.
     pub fn codes() -> impl Iterator<Item = &'static str> {
-        CURRENCIES.iter().map(|(code, _)| *code)
+        CURRENCIES.iter().map(|(code, _, _)| *code)
     }
 }
 
@@ -59,7 +73,7 @@ impl FromStr for Currency {
     fn from_str(text: &str) -> Result<Self, String> {
         CURRENCIES
             .iter()
-            .position(|(code, _)| *code == text)
+            .position(|(code, _, _)| *code == text)
             .and_then(|index| u8::try_from(index).ok())
             .map(|index| Currency { index })
             .ok_or_else(|| {

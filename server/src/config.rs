@@ -16,6 +16,8 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+use crate::psp_sandbox::SandboxSettings;
+
 /// The local stack's first MariaDB port; the other two follow it.
 pub const LOCAL_MARIADB_PORT: u16 = 3307;
 /// The local stack's Redis port.
@@ -29,6 +31,7 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub redis: RedisSettings,
     pub checkout: CheckoutSettings,
+    pub psp_sandbox: SandboxSettings,
     pub log: LogSettings,
 }
 
@@ -79,6 +82,7 @@ impl Default for Settings {
             database: DatabaseSettings::local(LOCAL_MARIADB_PORT),
             redis: RedisSettings::local(LOCAL_REDIS_PORT),
             checkout: CheckoutSettings::default(),
+            psp_sandbox: SandboxSettings::default(),
             log: LogSettings {
                 filter: "info,tantivy=warn".into(),
                 json: false,

@@ -32,6 +32,8 @@ enum Command {
     },
     /// Create and migrate the directory and every shard database, then exit.
     Migrate,
+    /// Run the sandbox payment processor (its merchant API and its bank pages) on its own port.
+    PspSandbox,
     /// Create the demo catalog: categories over every shard and their items.
     Seed {
         /// How many items.
@@ -136,6 +138,10 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             let application = Application::build(&settings, !no_migrate).await?;
             tracing::info!(addr = %application.addr()?, "serving the shop");
             application.serve(shutdown_signal()).await?;
+        }
+        Command::PspSandbox => {
+            let sandbox = server::psp_sandbox::SandboxServer::build(&settings).await?;
+            sandbox.serve(shutdown_signal()).await?;
         }
         Command::Migrate => {
             let topology = settings.topology()?;

@@ -62,6 +62,48 @@ async fn three_hundred_buyers_for_ten_units_hold_exactly_ten() {
 }
 
 #[tokio::test]
+async fn three_hundred_buyers_of_a_two_shard_cart_hold_exactly_ten_and_give_the_rest_back() {
+    let app = spawn_app().await;
+    let scarce_shelf = app.create_category("Flash scarce").await;
+    let plenty_shelf = app.create_category("Flash plenty").await;
+    assert_ne!(scarce_shelf["shard"], plenty_shelf["shard"]);
+    let scarce = app
+        .create_item(&scarce_shelf, "Flash Drone", "499.00", 10)
+        .await;
+    let plenty = app
+        .create_item(&plenty_shelf, "Flash Battery", "19.00", 500)
+        .await;
+    let buyers = customers(&app.state, "flashpair", 300).await;
+    for (user, _) in &buyers {
+        fill_cart(&app.state, *user, &[(&scarce, 1), (&plenty, 1)]).await;
+    }
+    let answers =
+        futures_util::future::join_all(buyers.iter().enumerate().map(|(n, (_, token))| {
+            let app = &app;
+            async move { check_out(app, token, &format!("flashpair-key-{n}")).await }
+        }))
+        .await;
+    let held: Vec<_> = answers.iter().filter(|(s, _)| *s == 201).collect();
+    let refused: Vec<_> = answers.iter().filter(|(s, _)| *s == 409).collect();
+    assert_eq!(held.len(), 10, "exactly the scarce stock");
+    assert_eq!(refused.len(), 290, "no 5xx, everyone else told");
+    assert!(
+        held.iter()
+            .all(|(_, body)| body["orders"].as_array().unwrap().len() == 2)
+    );
+    assert!(
+        refused
+            .iter()
+            .all(|(_, body)| body["name"] == "Flash Drone")
+    );
+    // Every refused checkout's battery hold (when its shard went first) was given back.
+    stock_becomes(&app, &scarce, 0).await;
+    stock_becomes(&app, &plenty, 490).await;
+    assert_audit_clean(&app).await;
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn buyers_of_two_items_in_any_order_never_deadlock_or_oversell() {
     let app = spawn_app().await;
     let category = app.create_category("Pairs").await;

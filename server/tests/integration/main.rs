@@ -11,5 +11,6 @@ mod faults;
 mod health;
 mod orders;
 mod pages;
+mod psp_sandbox;
 mod search;
 mod shards;

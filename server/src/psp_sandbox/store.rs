@@ -1,0 +1,256 @@
+//! The sandbox's SQL: payment requests and the transfers made to them.
+
+use std::str::FromStr;
+
+use app::money::Currency;
+use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
+use rust_decimal::Decimal;
+use serde::Serialize;
+use sqlx::MySqlPool;
+
+use super::SandboxSettings;
+use super::emv::{PROCESSOR_ID, PaymentPayload};
+
+/// Where a payment request is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestStatus {
+    /// Nothing paid yet, still open.
+    Pending,
+    /// Money arrived (see `amount_received`: it may differ from `amount`).
+    Paid,
+    /// Nothing paid, and the time is up.
+    Expired,
+}
+
+/// Money a bank sent to a request's virtual account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Transfer {
+    pub id: String,
+    pub amount: Decimal,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A payment request as the merchant API answers it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PaymentRequest {
+    pub id: String,
+    pub status: RequestStatus,
+    pub reference: String,
+    pub currency: String,
+    pub amount: Decimal,
+    pub amount_received: Decimal,
+    /// The virtual account the bank pays into.
+    pub account: String,
+    /// The EMVCo payload: what the QR code holds.
+    pub qr_payload: String,
+    /// The bank page that pays it (what a phone opens after scanning).
+    pub pay_url: String,
+    pub expires_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub transfers: Vec<Transfer>,
+}
+
+/// A checked request to be paid.
+pub struct NewRequest {
+    pub idempotency_key: String,
+    pub reference: String,
+    pub currency: Currency,
+    pub amount: Decimal,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The virtual account of request `id`.
+pub fn account_of(id: u64) -> String {
+    format!("VA{id:010}")
+}
+
+/// The public ID of request `id`.
+pub fn request_id(id: u64) -> String {
+    format!("pr_{id}")
+}
+
+/// The row id of a public request ID.
+pub fn parse_request_id(text: &str) -> Option<u64> {
+    text.strip_prefix("pr_")?.parse().ok()
+}
+
+type Row = (
+    u64,
+    String,
+    String,
+    Decimal,
+    String,
+    NaiveDateTime,
+    NaiveDateTime,
+);
+
+/// Creates a request, or finds the one this idempotency key made before: `(request, created)`.
+pub async fn create(
+    pool: &MySqlPool,
+    settings: &SandboxSettings,
+    base_url: &str,
+    new: &NewRequest,
+) -> Result<(PaymentRequest, bool), sqlx::Error> {
+    if let Some(found) = by_key(pool, base_url, &new.idempotency_key).await? {
+        return Ok((found, false));
+    }
+    let now = Utc::now().trunc_subsecs(6);
+    let mut tx = pool.begin().await?;
+    // The payload names the account, which is the row's id: insert, then fill it in.
+    let inserted = sqlx::query(
+        "INSERT INTO payment_requests (idempotency_key, merchant_reference, currency, amount, payload, expires_at, created_at) \
+         VALUES (?, ?, ?, ?, '', ?, ?)",
+    )
+    .bind(&new.idempotency_key)
+    .bind(&new.reference)
+    .bind(new.currency.code())
+    .bind(new.amount)
+    .bind(new.expires_at.naive_utc())
+    .bind(now.naive_utc())
+    .execute(&mut *tx)
+    .await;
+    let id = match inserted {
+        Ok(done) => done.last_insert_id(),
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+            // The same key, at the same moment, from another request: answer its request.
+            drop(tx);
+            return by_key(pool, base_url, &new.idempotency_key)
+                .await?
+                .map(|found| (found, false))
+                .ok_or(sqlx::Error::RowNotFound);
+        }
+        Err(error) => return Err(error),
+    };
+    let payload = PaymentPayload {
+        processor: PROCESSOR_ID.into(),
+        account: account_of(id),
+        merchant_category: settings.merchant_category.clone(),
+        currency: new.currency,
+        amount: new.amount,
+        country: settings.country.clone(),
+        merchant_name: settings.merchant_name.clone(),
+        merchant_city: settings.merchant_city.clone(),
+        reference: new.reference.clone(),
+    }
+    .encode()
+    .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+    sqlx::query("UPDATE payment_requests SET payload = ? WHERE id = ?")
+        .bind(&payload)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    let created = get(pool, base_url, id)
+        .await?
+        .ok_or(sqlx::Error::RowNotFound)?;
+    Ok((created, true))
+}
+
+async fn by_key(
+    pool: &MySqlPool,
+    base_url: &str,
+    key: &str,
+) -> Result<Option<PaymentRequest>, sqlx::Error> {
+    let id: Option<u64> =
+        sqlx::query_scalar("SELECT id FROM payment_requests WHERE idempotency_key = ?")
+            .bind(key)
+            .fetch_optional(pool)
+            .await?;
+    match id {
+        Some(id) => get(pool, base_url, id).await,
+        None => Ok(None),
+    }
+}
+
+/// A request with its transfers.
+pub async fn get(
+    pool: &MySqlPool,
+    base_url: &str,
+    id: u64,
+) -> Result<Option<PaymentRequest>, sqlx::Error> {
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT id, merchant_reference, currency, amount, payload, expires_at, created_at \
+         FROM payment_requests WHERE id = ?",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    let Some((id, reference, currency, amount, payload, expires, created)) = row else {
+        return Ok(None);
+    };
+    // Amounts in the currency's minor units: 19.99, not 19.9900.
+    let places = Currency::from_str(&currency)
+        .map(Currency::minor_units)
+        .unwrap_or(2);
+    let exact = |mut amount: Decimal| {
+        amount.rescale(places);
+        amount
+    };
+    let transfers: Vec<(u64, Decimal, NaiveDateTime)> = sqlx::query_as(
+        "SELECT id, amount, created_at FROM transfers WHERE request_id = ? ORDER BY id",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await?;
+    let transfers: Vec<Transfer> = transfers
+        .into_iter()
+        .map(|(id, amount, at)| Transfer {
+            id: format!("tr_{id}"),
+            amount: exact(amount),
+            created_at: at.and_utc(),
+        })
+        .collect();
+    let amount_received: Decimal = transfers.iter().map(|t| t.amount).sum();
+    let expires_at = expires.and_utc();
+    let status = if !transfers.is_empty() {
+        RequestStatus::Paid
+    } else if Utc::now() >= expires_at {
+        RequestStatus::Expired
+    } else {
+        RequestStatus::Pending
+    };
+    let pay_url = format!(
+        "{base_url}/bank/pay?payload={}",
+        app::search::views::encode(&payload)
+    );
+    Ok(Some(PaymentRequest {
+        id: request_id(id),
+        status,
+        reference,
+        currency,
+        amount: exact(amount),
+        amount_received: exact(amount_received),
+        account: account_of(id),
+        qr_payload: payload,
+        pay_url,
+        expires_at,
+        created_at: created.and_utc(),
+        transfers,
+    }))
+}
+
+/// The request a virtual account belongs to.
+pub async fn by_account(pool: &MySqlPool, account: &str) -> Result<Option<u64>, sqlx::Error> {
+    let Some(id) = account
+        .strip_prefix("VA")
+        .and_then(|n| n.parse::<u64>().ok())
+    else {
+        return Ok(None);
+    };
+    sqlx::query_scalar("SELECT id FROM payment_requests WHERE id = ?")
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}
+
+/// Records money a bank sent to request `id`.
+pub async fn add_transfer(pool: &MySqlPool, id: u64, amount: Decimal) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO transfers (request_id, amount, created_at) VALUES (?, ?, ?)")
+        .bind(id)
+        .bind(amount)
+        .bind(Utc::now().trunc_subsecs(6).naive_utc())
+        .execute(pool)
+        .await?;
+    Ok(())
+}
