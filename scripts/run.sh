@@ -18,14 +18,15 @@ export SURGE_SITE__ROOT=${SURGE_SITE__ROOT:-$SURGE_ROOT/target/site}
 SURGE_ADMIN_PASSWORD=$(cat "$password_file") "$binary" admin create --if-missing \
   --username admin --email admin@surge.localhost --phone +10000000000 --display-name "Shop admin"
 "$binary" seed --if-empty
-# The sandbox payment processor runs beside the shop, with a merchant API key made once per
-# machine (git-ignored, like the admin password).
-key_file=$SURGE_ROOT/.stack/psp-api-key
-if [ ! -s "$key_file" ]; then
-  (umask 077 && head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$key_file")
-fi
-SURGE_PSP_SANDBOX__API_KEY=$(cat "$key_file")
-export SURGE_PSP_SANDBOX__API_KEY
+# The sandbox payment processor runs beside the shop, with a merchant API key and a webhook secret
+# made once per machine (git-ignored, like the admin password).
+secret() {
+  [ -s "$1" ] || (umask 077 && head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$1")
+  cat "$1"
+}
+SURGE_PSP_SANDBOX__API_KEY=$(secret "$SURGE_ROOT/.stack/psp-api-key")
+SURGE_PSP_SANDBOX__WEBHOOK_SECRET=$(secret "$SURGE_ROOT/.stack/psp-webhook-secret")
+export SURGE_PSP_SANDBOX__API_KEY SURGE_PSP_SANDBOX__WEBHOOK_SECRET
 "$binary" psp-sandbox &
 sandbox=$!
 trap 'kill "$sandbox" 2>/dev/null || true' EXIT

@@ -13,6 +13,7 @@ pub mod catalog;
 pub mod checkout;
 pub mod error;
 pub mod money;
+pub mod payments;
 pub mod search;
 pub mod shard;
 pub mod status;

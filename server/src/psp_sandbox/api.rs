@@ -93,6 +93,8 @@ pub struct CreateRequest {
     pub reference: String,
     /// How long the request stays open.
     pub expires_in_s: i64,
+    /// Where to post signed events about the request (`http://` or `https://`).
+    pub webhook_url: Option<String>,
 }
 
 impl CreateRequest {
@@ -118,7 +120,17 @@ impl CreateRequest {
                 format!("must be between 1 and {MAX_EXPIRY_S}"),
             ));
         }
+        let webhook_url = self.webhook_url.as_deref().map(str::trim);
+        if let Some(url) = webhook_url
+            && (url.len() > 500 || !(url.starts_with("http://") || url.starts_with("https://")))
+        {
+            return Err(ApiError::invalid(
+                "webhook_url",
+                "must be an http:// or https:// URL of at most 500 characters",
+            ));
+        }
         Ok(NewRequest {
+            webhook_url: webhook_url.map(str::to_owned),
             idempotency_key,
             reference: reference.to_owned(),
             currency,

@@ -5,12 +5,14 @@
 //! (`/v1/payment-requests`: a payment request gets a virtual account and a dynamic EMVCo QR
 //! payload), and a "bank app" (`/bank`) where a person pays a request by pasting its payload or
 //! opening its link, as a phone does after scanning the code, with any amount and as often as
-//! they like.
+//! they like. Every transfer queues a signed webhook to the request's `webhook_url`, sent until
+//! acknowledged.
 
 pub mod api;
 pub mod bank;
 pub mod emv;
 pub mod store;
+pub mod webhooks;
 
 use std::net::SocketAddr;
 use std::str::FromStr;
@@ -32,6 +34,9 @@ pub struct SandboxSettings {
     /// The merchant API key (`Authorization: Bearer ...`). No default: set it in the
     /// environment (`SURGE_PSP_SANDBOX__API_KEY`); `make run` generates one per machine.
     pub api_key: Option<String>,
+    /// The secret webhooks are signed with (HMAC-SHA256); Surge verifies with the same. No
+    /// default, like the API key (`SURGE_PSP_SANDBOX__WEBHOOK_SECRET`).
+    pub webhook_secret: Option<String>,
     /// Its database, on the directory's server: `<database.prefix>_<database>`.
     pub database: String,
     /// What the QR codes name as the merchant.
@@ -48,6 +53,7 @@ impl Default for SandboxSettings {
         SandboxSettings {
             addr: SocketAddr::from(([127, 0, 0, 1], 3900)),
             api_key: None,
+            webhook_secret: None,
             database: "psp_sandbox".into(),
             merchant_name: "Surge Shop".into(),
             merchant_city: "Berlin".into(),
@@ -125,13 +131,14 @@ pub struct SandboxServer {
 impl SandboxServer {
     /// Migrates its database and binds its port.
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
+        let long_enough = |value: &Option<String>| value.as_ref().is_some_and(|v| v.len() >= 16);
         anyhow::ensure!(
-            settings
-                .psp_sandbox
-                .api_key
-                .as_ref()
-                .is_some_and(|key| key.len() >= 16),
+            long_enough(&settings.psp_sandbox.api_key),
             "psp_sandbox.api_key: set at least 16 characters (SURGE_PSP_SANDBOX__API_KEY)"
+        );
+        anyhow::ensure!(
+            long_enough(&settings.psp_sandbox.webhook_secret),
+            "psp_sandbox.webhook_secret: set at least 16 characters (SURGE_PSP_SANDBOX__WEBHOOK_SECRET)"
         );
         let pool = connect(settings).await?;
         let listener = TcpListener::bind(settings.psp_sandbox.addr).await?;
@@ -161,9 +168,11 @@ impl SandboxServer {
             .merge(bank::router())
             .with_state(self.sandbox.clone());
         tracing::info!(addr = %self.sandbox.base_url, "payment processor sandbox listening");
+        let sender = tokio::spawn(webhooks::run(self.sandbox.clone()));
         let result = axum::serve(self.listener, router)
             .with_graceful_shutdown(shutdown)
             .await;
+        sender.abort();
         self.sandbox.pool.close().await;
         result
     }

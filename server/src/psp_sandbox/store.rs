@@ -58,6 +58,8 @@ pub struct NewRequest {
     pub currency: Currency,
     pub amount: Decimal,
     pub expires_at: DateTime<Utc>,
+    /// Where the processor posts its signed events about the request.
+    pub webhook_url: Option<String>,
 }
 
 /// The virtual account of request `id`.
@@ -99,8 +101,8 @@ pub async fn create(
     let mut tx = pool.begin().await?;
     // The payload names the account, which is the row's id: insert, then fill it in.
     let inserted = sqlx::query(
-        "INSERT INTO payment_requests (idempotency_key, merchant_reference, currency, amount, payload, expires_at, created_at) \
-         VALUES (?, ?, ?, ?, '', ?, ?)",
+        "INSERT INTO payment_requests (idempotency_key, merchant_reference, currency, amount, payload, expires_at, created_at, webhook_url) \
+         VALUES (?, ?, ?, ?, '', ?, ?, ?)",
     )
     .bind(&new.idempotency_key)
     .bind(&new.reference)
@@ -108,6 +110,7 @@ pub async fn create(
     .bind(new.amount)
     .bind(new.expires_at.naive_utc())
     .bind(now.naive_utc())
+    .bind(&new.webhook_url)
     .execute(&mut *tx)
     .await;
     let id = match inserted {
@@ -244,13 +247,87 @@ pub async fn by_account(pool: &MySqlPool, account: &str) -> Result<Option<u64>, 
         .await
 }
 
-/// Records money a bank sent to request `id`.
+/// Records money a bank sent to request `id` and, in the same transaction, queues the webhook
+/// that tells the merchant.
 pub async fn add_transfer(pool: &MySqlPool, id: u64, amount: Decimal) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO transfers (request_id, amount, created_at) VALUES (?, ?, ?)")
-        .bind(id)
-        .bind(amount)
+    let now = Utc::now().trunc_subsecs(6).naive_utc();
+    let mut tx = pool.begin().await?;
+    let transfer =
+        sqlx::query("INSERT INTO transfers (request_id, amount, created_at) VALUES (?, ?, ?)")
+            .bind(id)
+            .bind(amount)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .last_insert_id();
+    sqlx::query(
+        "INSERT INTO webhooks (request_id, transfer_id, url, next_attempt_at, created_at) \
+         SELECT id, ?, webhook_url, ?, ? FROM payment_requests WHERE id = ? AND webhook_url IS NOT NULL",
+    )
+    .bind(transfer)
+    .bind(now)
+    .bind(now)
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await
+}
+
+/// A webhook waiting to be delivered.
+pub struct DueWebhook {
+    pub id: u64,
+    pub request_id: u64,
+    pub transfer_id: u64,
+    pub url: String,
+    pub attempts: u32,
+}
+
+/// Webhooks whose time has come, oldest first.
+pub async fn due_webhooks(pool: &MySqlPool, limit: u32) -> Result<Vec<DueWebhook>, sqlx::Error> {
+    let rows: Vec<(u64, u64, u64, String, i32)> = sqlx::query_as(
+        "SELECT id, request_id, transfer_id, url, attempts FROM webhooks \
+         WHERE delivered_at IS NULL AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?",
+    )
+    .bind(Utc::now().naive_utc())
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, request_id, transfer_id, url, attempts)| DueWebhook {
+            id,
+            request_id,
+            transfer_id,
+            url,
+            attempts: u32::try_from(attempts).unwrap_or(0),
+        })
+        .collect())
+}
+
+/// Marks a webhook acknowledged.
+pub async fn webhook_delivered(pool: &MySqlPool, id: u64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE webhooks SET delivered_at = ?, attempts = attempts + 1 WHERE id = ?")
         .bind(Utc::now().trunc_subsecs(6).naive_utc())
+        .bind(id)
         .execute(pool)
         .await?;
+    Ok(())
+}
+
+/// Schedules a webhook's next attempt after a failed one.
+pub async fn webhook_failed(
+    pool: &MySqlPool,
+    id: u64,
+    next: DateTime<Utc>,
+    error: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE webhooks SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?",
+    )
+    .bind(next.trunc_subsecs(6).naive_utc())
+    .bind(error.chars().take(200).collect::<String>())
+    .bind(id)
+    .execute(pool)
+    .await?;
     Ok(())
 }

@@ -1,6 +1,11 @@
 //! The sandbox payment processor: payment requests with EMVCo QR payloads, idempotent; the bank
 //! pages paying them (wrong amounts and twice included); its state surviving a restart.
 
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::HeaderMap;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use server::config::Settings;
@@ -10,6 +15,7 @@ use server::psp_sandbox::emv::PaymentPayload;
 use crate::helpers::fresh_settings;
 
 const KEY: &str = "sandbox-test-api-key-0001";
+const SECRET: &str = "sandbox-test-webhook-secret";
 
 struct Running {
     base: String,
@@ -40,6 +46,7 @@ fn settings() -> Settings {
     let mut settings = fresh_settings();
     settings.psp_sandbox.addr = "127.0.0.1:0".parse().unwrap();
     settings.psp_sandbox.api_key = Some(KEY.into());
+    settings.psp_sandbox.webhook_secret = Some(SECRET.into());
     settings
 }
 
@@ -206,6 +213,132 @@ async fn the_bank_pays_any_amount_any_number_of_times_and_the_state_survives_a_r
     let after = read_request(&client, &running.base, &id).await;
     assert_eq!(after["transfers"], paid["transfers"]);
     assert_eq!(after["qr_payload"], paid["qr_payload"]);
+    running.stop().await;
+    server::psp_sandbox::drop_database(&settings).await.unwrap();
+}
+
+/// A merchant's webhook endpoint: refuses the first `fail_first` posts, records the rest.
+#[derive(Clone, Default)]
+struct Receiver {
+    posts: Arc<Mutex<Vec<(String, String)>>>,
+    refused: Arc<Mutex<u32>>,
+    fail_first: u32,
+}
+
+async fn receive(State(receiver): State<Receiver>, headers: HeaderMap, body: String) -> StatusCode {
+    let mut refused = receiver.refused.lock().unwrap();
+    if *refused < receiver.fail_first {
+        *refused += 1;
+        return StatusCode::INTERNAL_SERVER_ERROR;
+    }
+    let signature = headers
+        .get(app::payments::signature::HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    receiver.posts.lock().unwrap().push((signature, body));
+    StatusCode::NO_CONTENT
+}
+
+async fn listen(receiver: Receiver, addr: &str) -> String {
+    let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+    let url = format!("http://{}/hooks", listener.local_addr().unwrap());
+    let app = axum::Router::new()
+        .route("/hooks", axum::routing::post(receive))
+        .with_state(receiver);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+async fn posts_become(receiver: &Receiver, count: usize) -> Vec<(String, String)> {
+    let started = std::time::Instant::now();
+    loop {
+        let posts = receiver.posts.lock().unwrap().clone();
+        if posts.len() >= count {
+            return posts;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{} webhooks, not {count}",
+            posts.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn every_transfer_sends_a_signed_webhook_retried_until_acknowledged_even_across_a_restart() {
+    let settings = settings();
+    let running = start(&settings).await;
+    let client = reqwest::Client::new();
+    let receiver = Receiver {
+        fail_first: 1,
+        ..Default::default()
+    };
+    let url = listen(receiver.clone(), "127.0.0.1:0").await;
+    let (_, request) = create(
+        &client,
+        &running.base,
+        "hook-key-0001",
+        json!({"amount": "8.00", "currency": "EUR", "reference": "chk-hook", "expires_in_s": 120, "webhook_url": url}),
+    )
+    .await;
+    let payload = request["qr_payload"].as_str().unwrap().to_owned();
+    pay(&client, &running.base, &payload, "8.00").await;
+    let posts = posts_become(&receiver, 1).await;
+    assert_eq!(
+        *receiver.refused.lock().unwrap(),
+        1,
+        "the refused attempt was retried"
+    );
+    let (signature, body) = &posts[0];
+    let now = chrono::Utc::now().timestamp();
+    assert_eq!(
+        app::payments::signature::verify(SECRET.as_bytes(), signature, body.as_bytes(), now),
+        Ok(()),
+        "signed with the shared secret"
+    );
+    assert!(
+        app::payments::signature::verify(b"a forger's guess", signature, body.as_bytes(), now)
+            .is_err()
+    );
+    let event: Value = serde_json::from_str(body).unwrap();
+    assert_eq!(event["type"], "payment.received");
+    assert_eq!(event["data"]["id"], request["id"]);
+    assert_eq!(event["data"]["amount_received"], "8.00");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(
+        receiver.posts.lock().unwrap().len(),
+        1,
+        "an acknowledged event is not sent again"
+    );
+
+    // The merchant is down when the money arrives, and the sandbox restarts: the event waits in
+    // its database and arrives once the merchant is back.
+    let later = crate::helpers::dead_address();
+    let (_, second) = create(
+        &client,
+        &running.base,
+        "hook-key-0002",
+        json!({"amount": "3.00", "currency": "EUR", "reference": "chk-late", "expires_in_s": 120,
+               "webhook_url": format!("http://{later}/hooks")}),
+    )
+    .await;
+    pay(
+        &client,
+        &running.base,
+        second["qr_payload"].as_str().unwrap(),
+        "3.00",
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    running.stop().await;
+    let back = Receiver::default();
+    listen(back.clone(), &later).await;
+    let running = start(&settings).await;
+    let posts = posts_become(&back, 1).await;
+    let event: Value = serde_json::from_str(&posts[0].1).unwrap();
+    assert_eq!(event["data"]["id"], second["id"]);
     running.stop().await;
     server::psp_sandbox::drop_database(&settings).await.unwrap();
 }

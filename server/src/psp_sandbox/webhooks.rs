@@ -1,0 +1,109 @@
+//! Sending webhooks: every queued event is posted to the merchant, signed (see
+//! `app::payments::signature`), until the merchant answers 2xx. A failed attempt waits 1, 2, 4, ...
+//! seconds (at most five minutes) before the next; after `GIVE_UP_AFTER` attempts the event stays
+//! undelivered and the merchant relies on polling the status API. The queue is in the database,
+//! so a restart of the sandbox goes on where it stopped.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use serde_json::json;
+
+use super::Sandbox;
+use super::store::{self, DueWebhook};
+
+/// Attempts before an event is given up (about two hours of retries).
+pub const GIVE_UP_AFTER: u32 = 30;
+/// How often the queue is looked at.
+const POLL: Duration = Duration::from_millis(200);
+/// How long the merchant has to answer one attempt.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The delay after the `attempts`-th failed attempt.
+pub fn backoff(attempts: u32) -> Duration {
+    Duration::from_secs(1u64 << attempts.min(9)).min(Duration::from_secs(300))
+}
+
+/// Sends due webhooks until the task is dropped.
+pub async fn run(sandbox: Sandbox) {
+    let client = match reqwest::Client::builder().timeout(ATTEMPT_TIMEOUT).build() {
+        Ok(client) => client,
+        Err(error) => {
+            tracing::error!(%error, "no HTTP client: webhooks are not sent");
+            return;
+        }
+    };
+    loop {
+        match store::due_webhooks(&sandbox.pool, 50).await {
+            Ok(due) => {
+                for webhook in due.into_iter().filter(|w| w.attempts < GIVE_UP_AFTER) {
+                    deliver(&sandbox, &client, webhook).await;
+                }
+            }
+            Err(error) => tracing::warn!(%error, "cannot read the webhook queue"),
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+async fn deliver(sandbox: &Sandbox, client: &reqwest::Client, webhook: DueWebhook) {
+    let request = match store::get(&sandbox.pool, &sandbox.base_url, webhook.request_id).await {
+        Ok(Some(request)) => request,
+        Ok(None) => return,
+        Err(error) => {
+            tracing::warn!(%error, "cannot read a webhook's request");
+            return;
+        }
+    };
+    let body = json!({
+        "id": format!("evt_{}", webhook.id),
+        "type": "payment.received",
+        "transfer_id": format!("tr_{}", webhook.transfer_id),
+        "data": request,
+    })
+    .to_string();
+    let secret = sandbox
+        .settings
+        .webhook_secret
+        .as_deref()
+        .unwrap_or_default();
+    let signature =
+        app::payments::signature::sign(secret.as_bytes(), Utc::now().timestamp(), body.as_bytes());
+    let outcome = client
+        .post(&webhook.url)
+        .header("content-type", "application/json")
+        .header(app::payments::signature::HEADER, signature)
+        .body(body)
+        .send()
+        .await;
+    let failure = match outcome {
+        Ok(response) if response.status().is_success() => None,
+        Ok(response) => Some(format!("answered {}", response.status())),
+        Err(error) => Some(error.to_string()),
+    };
+    let saved = match failure {
+        None => store::webhook_delivered(&sandbox.pool, webhook.id).await,
+        Some(error) => {
+            let next = Utc::now()
+                + chrono::Duration::from_std(backoff(webhook.attempts + 1))
+                    .unwrap_or_else(|_| chrono::Duration::seconds(300));
+            tracing::info!(webhook = webhook.id, attempts = webhook.attempts + 1, %error, "webhook not acknowledged");
+            store::webhook_failed(&sandbox.pool, webhook.id, next, &error).await
+        }
+    };
+    if let Err(error) = saved {
+        tracing::warn!(%error, "cannot record a webhook attempt");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_delay_doubles_up_to_five_minutes() {
+        assert_eq!(backoff(1), Duration::from_secs(2));
+        assert_eq!(backoff(3), Duration::from_secs(8));
+        assert_eq!(backoff(30), Duration::from_secs(300));
+    }
+}
