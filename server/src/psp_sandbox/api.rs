@@ -83,6 +83,25 @@ fn authorize(sandbox: &Sandbox, headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
+/// The `Idempotency-Key` header: 8 to 64 visible characters.
+fn idempotency_key(headers: &HeaderMap) -> Result<&str, ApiError> {
+    headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|k| (8..=64).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()))
+        .ok_or_else(|| ApiError::invalid("Idempotency-Key", "send 8 to 64 visible characters"))
+}
+
+fn not_found(id: &str) -> ApiError {
+    ApiError {
+        status: StatusCode::NOT_FOUND,
+        kind: "not_found",
+        message: format!("no payment request {id}"),
+        field: None,
+    }
+}
+
 /// `POST /v1/payment-requests`'s body.
 #[derive(Debug, Deserialize)]
 pub struct CreateRequest {
@@ -147,12 +166,7 @@ async fn create(
     body: Result<Json<CreateRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<(StatusCode, Json<PaymentRequest>), ApiError> {
     authorize(&sandbox, &headers)?;
-    let key = headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|k| (8..=64).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()))
-        .ok_or_else(|| ApiError::invalid("Idempotency-Key", "send 8 to 64 visible characters"))?;
+    let key = idempotency_key(&headers)?;
     let Json(body) = body.map_err(|rejection| ApiError {
         status: StatusCode::BAD_REQUEST,
         kind: "bad_request",
@@ -187,18 +201,67 @@ async fn read(
     Path(id): Path<String>,
 ) -> Result<Json<PaymentRequest>, ApiError> {
     authorize(&sandbox, &headers)?;
-    let not_found = || ApiError {
-        status: StatusCode::NOT_FOUND,
-        kind: "not_found",
-        message: format!("no payment request {id}"),
-        field: None,
-    };
-    let row = store::parse_request_id(&id).ok_or_else(not_found)?;
+    let row = store::parse_request_id(&id).ok_or_else(|| not_found(&id))?;
     store::get(&sandbox.pool, &sandbox.base_url, row)
         .await
         .map_err(ApiError::internal)?
         .map(Json)
-        .ok_or_else(not_found)
+        .ok_or_else(|| not_found(&id))
+}
+
+/// `POST /v1/payment-requests/{id}/refunds`'s body.
+#[derive(Debug, Default, Deserialize)]
+pub struct RefundBody {
+    /// Part of what was received (all that is left when absent).
+    pub amount: Option<String>,
+}
+
+/// Gives money back: partial or full, once per `Idempotency-Key` (the same key answers 200 with
+/// the same refund); `409` when it would exceed what was received and not yet refunded.
+async fn refund(
+    State(sandbox): State<Sandbox>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Option<Json<RefundBody>>,
+) -> Result<(StatusCode, Json<store::Refund>), ApiError> {
+    authorize(&sandbox, &headers)?;
+    let key = idempotency_key(&headers)?;
+    let amount = body
+        .and_then(|Json(body)| body.amount)
+        .map(|text| {
+            Decimal::from_str(text.trim())
+                .ok()
+                .filter(|amount| *amount > Decimal::ZERO)
+                .ok_or_else(|| ApiError::invalid("amount", "must be a positive decimal like 5.00"))
+        })
+        .transpose()?;
+    let row = store::parse_request_id(&id).ok_or_else(|| not_found(&id))?;
+    match store::refund(&sandbox.pool, row, key, amount)
+        .await
+        .map_err(ApiError::internal)?
+    {
+        store::RefundOutcome::Done { refund, created } => {
+            let status = if created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            Ok((status, Json(refund)))
+        }
+        store::RefundOutcome::TooMuch { left } => Err(ApiError {
+            status: StatusCode::CONFLICT,
+            kind: "conflict",
+            message: format!("only {left} can still be refunded"),
+            field: Some("amount"),
+        }),
+        store::RefundOutcome::KeyOfAnotherRequest => Err(ApiError {
+            status: StatusCode::CONFLICT,
+            kind: "conflict",
+            message: "this idempotency key made a refund of another request".into(),
+            field: Some("Idempotency-Key"),
+        }),
+        store::RefundOutcome::NoSuchRequest => Err(not_found(&id)),
+    }
 }
 
 /// `/v1/payment-requests`.
@@ -206,4 +269,5 @@ pub fn router() -> Router<Sandbox> {
     Router::new()
         .route("/v1/payment-requests", post(create))
         .route("/v1/payment-requests/{id}", get(read))
+        .route("/v1/payment-requests/{id}/refunds", post(refund))
 }

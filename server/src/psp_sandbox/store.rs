@@ -31,6 +31,14 @@ pub struct Transfer {
     pub created_at: DateTime<Utc>,
 }
 
+/// Money given back to the payer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Refund {
+    pub id: String,
+    pub amount: Decimal,
+    pub created_at: DateTime<Utc>,
+}
+
 /// A payment request as the merchant API answers it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PaymentRequest {
@@ -49,6 +57,8 @@ pub struct PaymentRequest {
     pub expires_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
     pub transfers: Vec<Transfer>,
+    pub amount_refunded: Decimal,
+    pub refunds: Vec<Refund>,
 }
 
 /// A checked request to be paid.
@@ -205,6 +215,21 @@ pub async fn get(
         })
         .collect();
     let amount_received: Decimal = transfers.iter().map(|t| t.amount).sum();
+    let refunds: Vec<(u64, Decimal, NaiveDateTime)> = sqlx::query_as(
+        "SELECT id, amount, created_at FROM refunds WHERE request_id = ? ORDER BY id",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await?;
+    let refunds: Vec<Refund> = refunds
+        .into_iter()
+        .map(|(id, amount, at)| Refund {
+            id: format!("rf_{id}"),
+            amount: exact(amount),
+            created_at: at.and_utc(),
+        })
+        .collect();
+    let amount_refunded: Decimal = refunds.iter().map(|r| r.amount).sum();
     let expires_at = expires.and_utc();
     let status = if !transfers.is_empty() {
         RequestStatus::Paid
@@ -230,6 +255,8 @@ pub async fn get(
         expires_at,
         created_at: created.and_utc(),
         transfers,
+        amount_refunded,
+        refunds,
     }))
 }
 
@@ -330,4 +357,100 @@ pub async fn webhook_failed(
     .execute(pool)
     .await?;
     Ok(())
+}
+
+/// What a refund attempt found.
+pub enum RefundOutcome {
+    /// Made now, or made before under the same idempotency key.
+    Done {
+        refund: Refund,
+        created: bool,
+    },
+    /// More than what was received and not yet refunded.
+    TooMuch {
+        left: Decimal,
+    },
+    /// The idempotency key made a refund of another request.
+    KeyOfAnotherRequest,
+    NoSuchRequest,
+}
+
+/// Refunds `amount` (all that is left when `None`) of what request `id` received, once per
+/// idempotency key. The request's row lock serialises refunds, so together they never exceed what
+/// was received.
+pub async fn refund(
+    pool: &MySqlPool,
+    id: u64,
+    idempotency_key: &str,
+    amount: Option<Decimal>,
+) -> Result<RefundOutcome, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let currency: Option<String> =
+        sqlx::query_scalar("SELECT currency FROM payment_requests WHERE id = ? FOR UPDATE")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some(currency) = currency else {
+        return Ok(RefundOutcome::NoSuchRequest);
+    };
+    let places = Currency::from_str(&currency)
+        .map(Currency::minor_units)
+        .unwrap_or(2);
+    let exact = |mut amount: Decimal| {
+        amount.rescale(places);
+        amount
+    };
+    let earlier: Option<(u64, u64, Decimal, NaiveDateTime)> = sqlx::query_as(
+        "SELECT id, request_id, amount, created_at FROM refunds WHERE idempotency_key = ?",
+    )
+    .bind(idempotency_key)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some((refund_id, request, amount, at)) = earlier {
+        if request != id {
+            return Ok(RefundOutcome::KeyOfAnotherRequest);
+        }
+        return Ok(RefundOutcome::Done {
+            refund: Refund {
+                id: format!("rf_{refund_id}"),
+                amount: exact(amount),
+                created_at: at.and_utc(),
+            },
+            created: false,
+        });
+    }
+    let (received, refunded): (Decimal, Decimal) = sqlx::query_as(
+        "SELECT \
+           (SELECT COALESCE(SUM(amount), 0) FROM transfers WHERE request_id = ?), \
+           (SELECT COALESCE(SUM(amount), 0) FROM refunds WHERE request_id = ?)",
+    )
+    .bind(id)
+    .bind(id)
+    .fetch_one(&mut *tx)
+    .await?;
+    let left = exact(received - refunded);
+    let amount = amount.unwrap_or(left);
+    if amount <= Decimal::ZERO || amount > left {
+        return Ok(RefundOutcome::TooMuch { left });
+    }
+    let now = Utc::now().trunc_subsecs(6);
+    let refund_id = sqlx::query(
+        "INSERT INTO refunds (request_id, idempotency_key, amount, created_at) VALUES (?, ?, ?, ?)",
+    )
+    .bind(id)
+    .bind(idempotency_key)
+    .bind(amount)
+    .bind(now.naive_utc())
+    .execute(&mut *tx)
+    .await?
+    .last_insert_id();
+    tx.commit().await?;
+    Ok(RefundOutcome::Done {
+        refund: Refund {
+            id: format!("rf_{refund_id}"),
+            amount: exact(amount),
+            created_at: now,
+        },
+        created: true,
+    })
 }

@@ -207,11 +207,62 @@ async fn the_bank_pays_any_amount_any_number_of_times_and_the_state_survives_a_r
     assert_eq!(paid["amount_received"], "19.99");
     assert_eq!(paid["transfers"].as_array().unwrap().len(), 2);
 
+    // Refunds: partial, then the rest; never more than received; once per key.
+    let refund = |key: &'static str, body: Value| {
+        let client = client.clone();
+        let url = format!("{}/v1/payment-requests/{id}/refunds", running.base);
+        async move {
+            let response = client
+                .post(url)
+                .bearer_auth(KEY)
+                .header("idempotency-key", key)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            (response.status(), response.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, part) = refund("refund-key-1", json!({"amount": "5.00"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{part}");
+    let (status, again) = refund("refund-key-1", json!({"amount": "5.00"})).await;
+    assert_eq!(
+        (status, &again["id"]),
+        (StatusCode::OK, &part["id"]),
+        "once per key"
+    );
+    let (status, over) = refund("refund-key-2", json!({"amount": "15.00"})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{over}");
+    assert!(
+        over["message"].as_str().unwrap().contains("14.99"),
+        "{over}"
+    );
+    // Racing full refunds: exactly one gets the rest.
+    let race = futures_util::future::join_all(
+        [
+            "refund-race-1",
+            "refund-race-2",
+            "refund-race-3",
+            "refund-race-4",
+        ]
+        .map(|key| refund(key, json!({}))),
+    )
+    .await;
+    let won: Vec<_> = race
+        .iter()
+        .filter(|(s, _)| *s == StatusCode::CREATED)
+        .collect();
+    assert_eq!(won.len(), 1, "{race:?}");
+    assert_eq!(won[0].1["amount"], "14.99");
+    let paid = read_request(&client, &running.base, &id).await;
+    assert_eq!(paid["amount_refunded"], "19.99");
+
     // A restart on the same database: everything is still there.
     running.stop().await;
     let running = start(&settings).await;
     let after = read_request(&client, &running.base, &id).await;
     assert_eq!(after["transfers"], paid["transfers"]);
+    assert_eq!(after["refunds"], paid["refunds"]);
     assert_eq!(after["qr_payload"], paid["qr_payload"]);
     running.stop().await;
     server::psp_sandbox::drop_database(&settings).await.unwrap();
