@@ -29,7 +29,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+    pub(super) fn invalid(field: &'static str, message: impl Into<String>) -> Self {
         ApiError {
             status: StatusCode::UNPROCESSABLE_ENTITY,
             kind: "validation",
@@ -57,7 +57,7 @@ impl IntoResponse for ApiError {
 }
 
 /// Compares the bearer key in constant time.
-fn authorize(sandbox: &Sandbox, headers: &HeaderMap) -> Result<(), ApiError> {
+pub(super) fn authorize(sandbox: &Sandbox, headers: &HeaderMap) -> Result<(), ApiError> {
     let expected = sandbox.settings.api_key.as_deref().unwrap_or_default();
     let given = headers
         .get("authorization")

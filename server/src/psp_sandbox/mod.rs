@@ -11,6 +11,7 @@
 pub mod api;
 pub mod bank;
 pub mod emv;
+pub mod faults;
 pub mod store;
 pub mod webhooks;
 
@@ -70,6 +71,8 @@ pub struct Sandbox {
     pub settings: SandboxSettings,
     /// Where links to the bank pages point.
     pub base_url: String,
+    /// The injected faults.
+    pub faults: faults::FaultSwitch,
 }
 
 /// The sandbox's database: its name and the server's connection options.
@@ -149,6 +152,7 @@ impl SandboxServer {
                 pool,
                 settings: settings.psp_sandbox.clone(),
                 base_url: format!("http://{addr}"),
+                faults: faults::FaultSwitch::default(),
             },
         })
     }
@@ -163,8 +167,13 @@ impl SandboxServer {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        let merchant_api = api::router().layer(axum::middleware::from_fn_with_state(
+            self.sandbox.clone(),
+            faults::inject,
+        ));
         let router = axum::Router::new()
-            .merge(api::router())
+            .merge(merchant_api)
+            .merge(faults::router())
             .merge(bank::router())
             .with_state(self.sandbox.clone());
         tracing::info!(addr = %self.sandbox.base_url, "payment processor sandbox listening");

@@ -454,3 +454,17 @@ pub async fn refund(
         created: true,
     })
 }
+
+/// Moves a webhook's next attempt later without counting an attempt (fault injection).
+pub async fn webhook_postponed(
+    pool: &MySqlPool,
+    id: u64,
+    next: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE webhooks SET next_attempt_at = ? WHERE id = ?")
+        .bind(next.trunc_subsecs(6).naive_utc())
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}

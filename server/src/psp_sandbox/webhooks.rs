@@ -10,6 +10,7 @@ use chrono::Utc;
 use serde_json::json;
 
 use super::Sandbox;
+use super::faults::FaultSwitch;
 use super::store::{self, DueWebhook};
 
 /// Attempts before an event is given up (about two hours of retries).
@@ -47,6 +48,26 @@ pub async fn run(sandbox: Sandbox) {
 }
 
 async fn deliver(sandbox: &Sandbox, client: &reqwest::Client, webhook: DueWebhook) {
+    let faults = sandbox.faults.now();
+    if let Some(delay) = sandbox.faults.hold_back(webhook.id) {
+        let next = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
+        if let Err(error) = store::webhook_postponed(&sandbox.pool, webhook.id, next).await {
+            tracing::warn!(%error, "cannot hold a webhook back");
+        }
+        return;
+    }
+    if FaultSwitch::roll(faults.drop_webhook_rate) {
+        tracing::info!(webhook = webhook.id, "injected fault: webhook lost");
+        if let Err(error) = store::webhook_delivered(&sandbox.pool, webhook.id).await {
+            tracing::warn!(%error, "cannot record a webhook attempt");
+        }
+        return;
+    }
+    let copies = if FaultSwitch::roll(faults.duplicate_webhook_rate) {
+        2
+    } else {
+        1
+    };
     let request = match store::get(&sandbox.pool, &sandbox.base_url, webhook.request_id).await {
         Ok(Some(request)) => request,
         Ok(None) => return,
@@ -69,13 +90,21 @@ async fn deliver(sandbox: &Sandbox, client: &reqwest::Client, webhook: DueWebhoo
         .unwrap_or_default();
     let signature =
         app::payments::signature::sign(secret.as_bytes(), Utc::now().timestamp(), body.as_bytes());
-    let outcome = client
-        .post(&webhook.url)
-        .header("content-type", "application/json")
-        .header(app::payments::signature::HEADER, signature)
-        .body(body)
-        .send()
-        .await;
+    let mut outcome = None;
+    for _ in 0..copies {
+        outcome = Some(
+            client
+                .post(&webhook.url)
+                .header("content-type", "application/json")
+                .header(app::payments::signature::HEADER, &signature)
+                .body(body.clone())
+                .send()
+                .await,
+        );
+    }
+    let Some(outcome) = outcome else {
+        return;
+    };
     let failure = match outcome {
         Ok(response) if response.status().is_success() => None,
         Ok(response) => Some(format!("answered {}", response.status())),

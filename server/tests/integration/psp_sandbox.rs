@@ -393,3 +393,90 @@ async fn every_transfer_sends_a_signed_webhook_retried_until_acknowledged_even_a
     running.stop().await;
     server::psp_sandbox::drop_database(&settings).await.unwrap();
 }
+
+async fn set_faults(client: &reqwest::Client, base: &str, faults: Value) -> StatusCode {
+    client
+        .put(format!("{base}/v1/sandbox/faults"))
+        .bearer_auth(KEY)
+        .json(&faults)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test]
+async fn injected_faults_slow_down_fail_lose_and_repeat() {
+    let settings = settings();
+    let running = start(&settings).await;
+    let client = reqwest::Client::new();
+    let receiver = Receiver::default();
+    let url = listen(receiver.clone(), "127.0.0.1:0").await;
+    let body = |reference: &str| json!({"amount": "2.00", "currency": "EUR", "reference": reference, "expires_in_s": 60, "webhook_url": url});
+
+    assert_eq!(
+        set_faults(&client, &running.base, json!({"error_rate": 2.0})).await,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        set_faults(&client, &running.base, json!({"error_rate": 1.0})).await,
+        StatusCode::OK
+    );
+    let (status, _) = create(&client, &running.base, "fault-key-01", body("f1")).await;
+    assert_eq!(
+        status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the processor is down"
+    );
+
+    set_faults(&client, &running.base, json!({"latency_ms": 300})).await;
+    let started = std::time::Instant::now();
+    let (status, _) = create(&client, &running.base, "fault-key-01", body("f1")).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert!(started.elapsed() >= Duration::from_millis(300), "slow");
+
+    // Lost: the money arrives, the webhook never does; the status API still tells.
+    set_faults(&client, &running.base, json!({"drop_webhook_rate": 1.0})).await;
+    let (_, lost) = create(&client, &running.base, "fault-key-02", body("f2")).await;
+    pay(
+        &client,
+        &running.base,
+        lost["qr_payload"].as_str().unwrap(),
+        "2.00",
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(receiver.posts.lock().unwrap().is_empty(), "no webhook");
+    assert_eq!(
+        read_request(&client, &running.base, lost["id"].as_str().unwrap()).await["status"],
+        "paid"
+    );
+
+    // Duplicated: the same event twice.
+    set_faults(
+        &client,
+        &running.base,
+        json!({"duplicate_webhook_rate": 1.0}),
+    )
+    .await;
+    let (_, twice) = create(&client, &running.base, "fault-key-03", body("f3")).await;
+    pay(
+        &client,
+        &running.base,
+        twice["qr_payload"].as_str().unwrap(),
+        "2.00",
+    )
+    .await;
+    let posts = posts_become(&receiver, 2).await;
+    let ids: Vec<Value> = posts
+        .iter()
+        .map(|(_, body)| serde_json::from_str::<Value>(body).unwrap()["id"].clone())
+        .collect();
+    assert_eq!(ids[0], ids[1], "the same event");
+    assert_eq!(
+        set_faults(&client, &running.base, json!({})).await,
+        StatusCode::OK
+    );
+    running.stop().await;
+    server::psp_sandbox::drop_database(&settings).await.unwrap();
+}
