@@ -1,5 +1,10 @@
-//! Payments: how Surge and a payment processor trust each other's messages. (Payment requests
-//! for checkouts, placement and refunds arrive with the rest of the payments work.)
+//! Payments: what Surge needs from a payment processor (a trait, behind a circuit breaker) and how
+//! the two trust each other's messages. (Payments of checkouts, placement and refunds of orders
+//! arrive with the rest of the payments work.)
 
+#[cfg(feature = "ssr")]
+pub mod breaker;
+#[cfg(feature = "ssr")]
+pub mod processor;
 #[cfg(feature = "ssr")]
 pub mod signature;

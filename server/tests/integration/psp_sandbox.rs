@@ -480,3 +480,86 @@ async fn injected_faults_slow_down_fail_lose_and_repeat() {
     running.stop().await;
     server::psp_sandbox::drop_database(&settings).await.unwrap();
 }
+
+#[tokio::test]
+async fn surge_s_client_creates_reads_and_refunds_and_its_breaker_fails_fast_then_recovers() {
+    use app::payments::breaker::CircuitBreaker;
+    use app::payments::processor::{
+        PaymentProcessor, PaymentRequestInput, ProcessorError, ProcessorStatus,
+    };
+    use server::payments::http_processor::HttpProcessor;
+
+    let settings = settings();
+    let running = start(&settings).await;
+    let client = reqwest::Client::new();
+    let processor = HttpProcessor::new(
+        &running.base,
+        KEY,
+        Duration::from_millis(500),
+        CircuitBreaker::new(3, Duration::from_millis(700)),
+    )
+    .unwrap();
+    let input = PaymentRequestInput {
+        idempotency_key: "client-key-0001".into(),
+        amount: "12.30".parse().unwrap(),
+        currency: app::money::Currency::EUR,
+        reference: "chk-client".into(),
+        expires_in_s: 120,
+        webhook_url: None,
+    };
+    let created = processor.create_request(&input).await.unwrap();
+    assert_eq!(created.status, ProcessorStatus::Pending);
+    assert_eq!(
+        processor.create_request(&input).await.unwrap().id,
+        created.id,
+        "idempotent"
+    );
+    pay(&client, &running.base, &created.qr_payload, "12.30").await;
+    let paid = processor.request(&created.id).await.unwrap();
+    assert_eq!(
+        (paid.status, paid.amount_received),
+        (ProcessorStatus::Paid, input.amount)
+    );
+    let refund = processor
+        .refund(&created.id, "client-refund-1", None)
+        .await
+        .unwrap();
+    assert_eq!(refund.amount, input.amount);
+    assert!(
+        matches!(
+            processor.refund(&created.id, "client-refund-2", None).await,
+            Err(ProcessorError::Rejected { status: 409, .. })
+        ),
+        "nothing left to refund: refused, not a failure"
+    );
+
+    // The processor fails: after three failures the breaker opens and calls fail at once.
+    set_faults(&client, &running.base, json!({"error_rate": 1.0})).await;
+    for _ in 0..3 {
+        assert!(matches!(
+            processor.request(&created.id).await,
+            Err(ProcessorError::Unavailable { .. })
+        ));
+    }
+    set_faults(&client, &running.base, json!({"latency_ms": 2000})).await;
+    let started = std::time::Instant::now();
+    let refused = processor.request(&created.id).await;
+    assert!(matches!(refused, Err(ProcessorError::Unavailable { .. })));
+    assert!(
+        started.elapsed() < Duration::from_millis(100),
+        "failed fast, without calling"
+    );
+    // Too slow counts as failing too: the trial after the open time times out and reopens it.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(matches!(
+        processor.request(&created.id).await,
+        Err(ProcessorError::Unavailable { .. })
+    ));
+    // Healthy again: after the open time, the trial succeeds and the breaker closes.
+    set_faults(&client, &running.base, json!({})).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(processor.request(&created.id).await.unwrap().id, created.id);
+    assert_eq!(processor.request(&created.id).await.unwrap().id, created.id);
+    running.stop().await;
+    server::psp_sandbox::drop_database(&settings).await.unwrap();
+}
