@@ -7,6 +7,7 @@ use leptos::prelude::LeptosOptions;
 
 use crate::checkout::service::CheckoutSettings;
 use crate::error::AppError;
+use crate::payments::processor::PaymentProcessor;
 use crate::redis_store::Redis;
 use crate::search::engine::SearchEngine;
 use crate::shard::router::ShardRouter;
@@ -20,6 +21,8 @@ pub struct AppState {
     /// This copy's search index.
     pub search: Arc<dyn SearchEngine>,
     pub checkout: CheckoutSettings,
+    /// The payment processor (none configured: payments answer "unavailable").
+    pub processor: Option<Arc<dyn PaymentProcessor>>,
 }
 
 /// The state, inside a server function or a server-side render.

@@ -32,7 +32,23 @@ pub struct Settings {
     pub redis: RedisSettings,
     pub checkout: CheckoutSettings,
     pub psp_sandbox: SandboxSettings,
+    pub payments: PaymentSettings,
     pub log: LogSettings,
+}
+
+/// How Surge reaches its payment processor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentSettings {
+    /// The processor's merchant API.
+    pub processor_url: String,
+    /// Its API key (`SURGE_PAYMENTS__API_KEY`); without one, payments answer "unavailable".
+    pub api_key: Option<String>,
+    /// How long one call to the processor may take.
+    pub timeout_ms: u64,
+    /// Failures in a row that open the circuit breaker.
+    pub breaker_failures: u32,
+    /// How long the open breaker refuses calls before a trial.
+    pub breaker_open_ms: u64,
 }
 
 /// The HTTP listener.
@@ -83,6 +99,13 @@ impl Default for Settings {
             redis: RedisSettings::local(LOCAL_REDIS_PORT),
             checkout: CheckoutSettings::default(),
             psp_sandbox: SandboxSettings::default(),
+            payments: PaymentSettings {
+                processor_url: "http://127.0.0.1:3900".into(),
+                api_key: None,
+                timeout_ms: 3000,
+                breaker_failures: 5,
+                breaker_open_ms: 10_000,
+            },
             log: LogSettings {
                 filter: "info,tantivy=warn".into(),
                 json: false,

@@ -3,8 +3,11 @@
 use std::net::SocketAddr;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use app::events::stream::Cursor;
+use app::payments::breaker::CircuitBreaker;
+use app::payments::processor::PaymentProcessor;
 use app::redis_store::Redis;
 use app::search;
 use app::search::engine::TantivyEngine;
@@ -15,6 +18,7 @@ use leptos::config::{Env, LeptosOptions};
 use tokio::net::{TcpListener, TcpSocket};
 
 use crate::config::Settings;
+use crate::payments::http_processor::HttpProcessor;
 use crate::{http, jobs};
 
 /// A server bound to its port, ready to serve.
@@ -101,7 +105,26 @@ pub fn connect(settings: &Settings, addr: SocketAddr) -> anyhow::Result<AppState
         redis: Redis::connect_lazy(&settings.redis)?,
         search: Arc::new(TantivyEngine::new()?),
         checkout: settings.checkout,
+        processor: processor(settings)?,
     })
+}
+
+/// The payment processor's client, when an API key is configured.
+fn processor(settings: &Settings) -> anyhow::Result<Option<Arc<dyn PaymentProcessor>>> {
+    let payments = &settings.payments;
+    let Some(api_key) = payments.api_key.as_deref() else {
+        return Ok(None);
+    };
+    let client = HttpProcessor::new(
+        &payments.processor_url,
+        api_key,
+        Duration::from_millis(payments.timeout_ms),
+        CircuitBreaker::new(
+            payments.breaker_failures,
+            Duration::from_millis(payments.breaker_open_ms),
+        ),
+    )?;
+    Ok(Some(Arc::new(client)))
 }
 
 /// Binds with a listen backlog large enough for a connection storm.

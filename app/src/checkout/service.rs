@@ -112,6 +112,8 @@ struct ShardLine {
     name: String,
     quantity: u32,
     unit_price: Decimal,
+    /// The stock the catalog showed (maybe a moment old): orders the shards, decides nothing.
+    seen_stock: u32,
 }
 
 /// Why one shard could not hold its lines.
@@ -183,30 +185,34 @@ pub async fn check_out(state: &AppState, user: &User, key: &str) -> Result<Check
             name: item.name,
             quantity: line.quantity,
             unit_price: item.price,
+            seen_stock: item.stock,
         });
     }
     let currency = currency.unwrap_or(Currency::EUR);
     let expires = now() + state.checkout.hold_window();
 
-    let attempts = per_shard.into_iter().map(|(shard, mut lines)| {
-        // A fixed lock order: every checkout takes its rows in item-id order.
-        lines.sort_by_key(|line| line.item);
-        let checkout_id = checkout_id.clone();
-        async move {
-            let result =
-                hold_on_shard(state, shard, &checkout_id, user, currency, &lines, expires).await;
-            (shard, result)
-        }
-    });
-    let results = futures_util::future::join_all(attempts).await;
+    // One shard after the other, the scarcest first: when an item is selling out, the buyers it
+    // turns away learn it from its own shard (a quick refusal) and never queue on the rows of
+    // the cart's other shards. Within a shard, rows are locked in item-id order.
+    let mut plan: Vec<(ShardId, Vec<ShardLine>)> = per_shard.into_iter().collect();
+    let slack = |lines: &[ShardLine]| {
+        lines
+            .iter()
+            .map(|line| i64::from(line.seen_stock) - i64::from(line.quantity))
+            .min()
+            .unwrap_or(i64::MAX)
+    };
+    plan.sort_by_key(|(shard, lines)| (slack(lines), *shard));
     let mut orders = existing;
     let mut failure = None;
-    for (shard, result) in results {
-        match result {
+    for (shard, mut lines) in plan {
+        lines.sort_by_key(|line| line.item);
+        match hold_on_shard(state, shard, &checkout_id, user, currency, &lines, expires).await {
             Ok(order) => orders.push(order),
             Err(error) => {
                 tracing::info!(%shard, checkout_id, "checkout shard failed");
-                failure.get_or_insert(error);
+                failure = Some(error);
+                break;
             }
         }
     }
@@ -280,7 +286,7 @@ fn summary(checkout_id: String, mut orders: Vec<Order>) -> Checkout {
 }
 
 /// The orders a checkout already made, on every shard.
-async fn find_checkout(
+pub(crate) async fn find_checkout(
     state: &AppState,
     user: &User,
     checkout_id: &str,

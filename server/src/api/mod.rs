@@ -74,6 +74,7 @@ impl Modify for SessionScheme {
         orders::list,
         orders::get,
         orders::cancel,
+        orders::pay,
     ),
     components(schemas(ErrorBody)),
     modifiers(&SessionScheme),
@@ -128,6 +129,10 @@ pub fn router(body_limit_bytes: usize) -> Router<AppState> {
             axum::routing::put(cart::put_line).delete(cart::delete_line),
         )
         .route("/checkouts", axum::routing::post(orders::check_out))
+        .route(
+            "/checkouts/{checkout_id}/payment",
+            axum::routing::post(orders::pay),
+        )
         .route("/orders", get(orders::list))
         .route("/orders/{id}", get(orders::get))
         .route("/orders/{id}/cancel", axum::routing::post(orders::cancel))

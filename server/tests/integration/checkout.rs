@@ -146,20 +146,28 @@ async fn a_cart_over_two_shards_is_one_checkout_that_holds_everything_or_nothing
     assert_ne!(first["shard"], second["shard"]);
     let lamp = app.create_item(&first, "Lamp", "15.00", 5).await;
     let rug = app.create_item(&second, "Rug", "80.00", 1).await;
-    let buyers = customers(&app.state, "two", 2).await;
+    let buyers = customers(&app.state, "two", 3).await;
 
-    // Too many rugs: the lamp's shard held its line, then gave it back.
+    // Too many rugs: the rug's shard goes first (its item is the scarcer) and refuses; the lamp's
+    // is never asked.
     fill_cart(&app.state, buyers[0].0, &[(&lamp, 2), (&rug, 2)]).await;
     let (status, refused) = check_out(&app, &buyers[0].1, "two-shards-1").await;
     assert_eq!(status, 409, "{refused}");
     assert_eq!(refused["name"], "Rug");
     assert_eq!(refused["left"], 1);
-    assert_eq!(
-        stock_of(&app, &lamp).await,
-        5,
-        "the other shard's hold was released"
-    );
-    let (status, again) = check_out(&app, &buyers[0].1, "two-shards-1").await;
+    assert_eq!(stock_of(&app, &lamp).await, 5, "nothing held");
+
+    // The lamp's shard goes first (ropes are plentiful) and holds its line; the rope's shard then
+    // refuses (over the per-customer limit), and the lamp's order is released.
+    let rope = app.create_item(&second, "Rope", "5.00", 100).await;
+    fill_cart(&app.state, buyers[2].0, &[(&rope, 9)]).await;
+    assert_eq!(check_out(&app, &buyers[2].1, "two-shards-3").await.0, 201);
+    fill_cart(&app.state, buyers[2].0, &[(&lamp, 2), (&rope, 2)]).await;
+    let (status, refused) = check_out(&app, &buyers[2].1, "two-shards-4").await;
+    assert_eq!(status, 409, "{refused}");
+    assert_eq!(refused["field"], "quantity");
+    stock_becomes(&app, &lamp, 5).await;
+    let (status, again) = check_out(&app, &buyers[2].1, "two-shards-4").await;
     assert_eq!(status, 409, "a refused checkout stays refused: {again}");
     assert_eq!(again["field"], "idempotency_key");
 

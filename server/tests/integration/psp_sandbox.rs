@@ -563,3 +563,104 @@ async fn surge_s_client_creates_reads_and_refunds_and_its_breaker_fails_fast_the
     running.stop().await;
     server::psp_sandbox::drop_database(&settings).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_checkout_is_paid_through_one_request_for_its_total_asked_for_once() {
+    use crate::helpers::{check_out, customers, fill_cart, spawn_with};
+
+    let sandbox_settings = settings();
+    let running = start(&sandbox_settings).await;
+    let mut shop = fresh_settings();
+    shop.payments.processor_url = running.base.clone();
+    shop.payments.api_key = Some(KEY.into());
+    let app = spawn_with(shop, true).await;
+    let first = app.create_category("Pay A").await;
+    let second = app.create_category("Pay B").await;
+    let lamp = app.create_item(&first, "Pay Lamp", "15.00", 5).await;
+    let rug = app.create_item(&second, "Pay Rug", "80.50", 5).await;
+    let buyers = customers(&app.state, "payer", 2).await;
+    fill_cart(&app.state, buyers[0].0, &[(&lamp, 2), (&rug, 1)]).await;
+    let (status, checkout) = check_out(&app, &buyers[0].1, "pay-key-0001").await;
+    assert_eq!(status, 201, "{checkout}");
+    let checkout_id = checkout["checkout_id"].as_str().unwrap();
+    let path = format!("/api/v1/checkouts/{checkout_id}/payment");
+    let ask = |token: String| {
+        let request = app.client.post(app.url(&path)).bearer_auth(token);
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status(), response.json::<Value>().await.unwrap())
+        }
+    };
+
+    let (status, payment) = ask(buyers[0].1.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{payment}");
+    assert_eq!(payment["amount"], "110.50");
+    let qr = PaymentPayload::parse(payment["qr_payload"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        qr.amount.to_string(),
+        "110.50",
+        "the QR asks for the whole checkout"
+    );
+    let (_, again) = ask(buyers[0].1.clone()).await;
+    assert_eq!(
+        again["payment_id"], payment["payment_id"],
+        "one request, asked for twice"
+    );
+    // One payment row per shard order, with its share.
+    let mut shares = Vec::new();
+    for (_, database) in app.state.shards.shards() {
+        let mut connection = database.acquire().await.unwrap();
+        let rows: Vec<(String, rust_decimal::Decimal)> =
+            sqlx::query_as("SELECT processor_request_id, amount FROM payments")
+                .fetch_all(&mut *connection)
+                .await
+                .unwrap();
+        shares.extend(rows);
+    }
+    shares.sort_by_key(|(_, amount)| *amount);
+    assert_eq!(shares.len(), 2, "{shares:?}");
+    assert!(
+        shares
+            .iter()
+            .all(|(id, _)| Some(id.as_str()) == payment["payment_id"].as_str())
+    );
+    assert_eq!(
+        shares
+            .iter()
+            .map(|(_, a)| a.normalize().to_string())
+            .collect::<Vec<_>>(),
+        ["30", "80.5"]
+    );
+    let (status, _) = ask(buyers[1].1.clone()).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "another customer's checkout");
+
+    // The processor is down: a clear 503, and the holds stay until they end.
+    running.stop().await;
+    fill_cart(&app.state, buyers[1].0, &[(&lamp, 1)]).await;
+    let (_, other) = check_out(&app, &buyers[1].1, "pay-key-0002").await;
+    let other_path = format!(
+        "/api/v1/checkouts/{}/payment",
+        other["checkout_id"].as_str().unwrap()
+    );
+    let response = app
+        .client
+        .post(app.url(&other_path))
+        .bearer_auth(&buyers[1].1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = response.json().await.unwrap();
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("payment processor"),
+        "{body}"
+    );
+    crate::helpers::assert_audit_clean(&app).await;
+    app.stop().await;
+    server::psp_sandbox::drop_database(&sandbox_settings)
+        .await
+        .unwrap();
+}
