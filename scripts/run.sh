@@ -26,7 +26,9 @@ secret() {
 }
 SURGE_PSP_SANDBOX__API_KEY=$(secret "$SURGE_ROOT/.stack/psp-api-key")
 SURGE_PSP_SANDBOX__WEBHOOK_SECRET=$(secret "$SURGE_ROOT/.stack/psp-webhook-secret")
-export SURGE_PSP_SANDBOX__API_KEY SURGE_PSP_SANDBOX__WEBHOOK_SECRET
+# The shop pays through the sandbox with the same key.
+SURGE_PAYMENTS__API_KEY=$SURGE_PSP_SANDBOX__API_KEY
+export SURGE_PSP_SANDBOX__API_KEY SURGE_PSP_SANDBOX__WEBHOOK_SECRET SURGE_PAYMENTS__API_KEY
 "$binary" psp-sandbox &
 sandbox=$!
 trap 'kill "$sandbox" 2>/dev/null || true' EXIT
