@@ -223,7 +223,7 @@ async fn refund(
     headers: HeaderMap,
     Path(id): Path<String>,
     body: Option<Json<RefundBody>>,
-) -> Result<(StatusCode, Json<store::Refund>), ApiError> {
+) -> Result<(StatusCode, Json<store::Movement>), ApiError> {
     authorize(&sandbox, &headers)?;
     let key = idempotency_key(&headers)?;
     let amount = body

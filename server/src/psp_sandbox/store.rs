@@ -23,17 +23,10 @@ pub enum RequestStatus {
     Expired,
 }
 
-/// Money a bank sent to a request's virtual account.
+/// Money that moved: a transfer a bank sent to a request's virtual account (`tr_...`), or a
+/// refund given back (`rf_...`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Transfer {
-    pub id: String,
-    pub amount: Decimal,
-    pub created_at: DateTime<Utc>,
-}
-
-/// Money given back to the payer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Refund {
+pub struct Movement {
     pub id: String,
     pub amount: Decimal,
     pub created_at: DateTime<Utc>,
@@ -56,9 +49,9 @@ pub struct PaymentRequest {
     pub pay_url: String,
     pub expires_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
-    pub transfers: Vec<Transfer>,
+    pub transfers: Vec<Movement>,
     pub amount_refunded: Decimal,
-    pub refunds: Vec<Refund>,
+    pub refunds: Vec<Movement>,
 }
 
 /// A checked request to be paid.
@@ -192,44 +185,10 @@ pub async fn get(
     let Some((id, reference, currency, amount, payload, expires, created)) = row else {
         return Ok(None);
     };
-    // Amounts in the currency's minor units: 19.99, not 19.9900.
-    let places = Currency::from_str(&currency)
-        .map(Currency::minor_units)
-        .unwrap_or(2);
-    let exact = |mut amount: Decimal| {
-        amount.rescale(places);
-        amount
-    };
-    let transfers: Vec<(u64, Decimal, NaiveDateTime)> = sqlx::query_as(
-        "SELECT id, amount, created_at FROM transfers WHERE request_id = ? ORDER BY id",
-    )
-    .bind(id)
-    .fetch_all(pool)
-    .await?;
-    let transfers: Vec<Transfer> = transfers
-        .into_iter()
-        .map(|(id, amount, at)| Transfer {
-            id: format!("tr_{id}"),
-            amount: exact(amount),
-            created_at: at.and_utc(),
-        })
-        .collect();
-    let amount_received: Decimal = transfers.iter().map(|t| t.amount).sum();
-    let refunds: Vec<(u64, Decimal, NaiveDateTime)> = sqlx::query_as(
-        "SELECT id, amount, created_at FROM refunds WHERE request_id = ? ORDER BY id",
-    )
-    .bind(id)
-    .fetch_all(pool)
-    .await?;
-    let refunds: Vec<Refund> = refunds
-        .into_iter()
-        .map(|(id, amount, at)| Refund {
-            id: format!("rf_{id}"),
-            amount: exact(amount),
-            created_at: at.and_utc(),
-        })
-        .collect();
-    let amount_refunded: Decimal = refunds.iter().map(|r| r.amount).sum();
+    let transfers = movements(pool, "transfers", "tr", id, &currency).await?;
+    let amount_received = in_minor_units(transfers.iter().map(|t| t.amount).sum(), &currency);
+    let refunds = movements(pool, "refunds", "rf", id, &currency).await?;
+    let amount_refunded = in_minor_units(refunds.iter().map(|r| r.amount).sum(), &currency);
     let expires_at = expires.and_utc();
     let status = if !transfers.is_empty() {
         RequestStatus::Paid
@@ -246,9 +205,9 @@ pub async fn get(
         id: request_id(id),
         status,
         reference,
+        amount: in_minor_units(amount, &currency),
+        amount_received,
         currency,
-        amount: exact(amount),
-        amount_received: exact(amount_received),
         account: account_of(id),
         qr_payload: payload,
         pay_url,
@@ -258,6 +217,39 @@ pub async fn get(
         amount_refunded,
         refunds,
     }))
+}
+
+/// An amount with exactly the currency's decimals: 19.99, not 19.9900.
+fn in_minor_units(mut amount: Decimal, currency: &str) -> Decimal {
+    let places = Currency::from_str(currency)
+        .map(Currency::minor_units)
+        .unwrap_or(2);
+    amount.rescale(places);
+    amount
+}
+
+/// A request's transfers or refunds (`table`), oldest first, their IDs starting with `prefix`.
+async fn movements(
+    pool: &MySqlPool,
+    table: &str,
+    prefix: &str,
+    request: u64,
+    currency: &str,
+) -> Result<Vec<Movement>, sqlx::Error> {
+    let rows: Vec<(u64, Decimal, NaiveDateTime)> = sqlx::query_as(&format!(
+        "SELECT id, amount, created_at FROM {table} WHERE request_id = ? ORDER BY id"
+    ))
+    .bind(request)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, amount, at)| Movement {
+            id: format!("{prefix}_{id}"),
+            amount: in_minor_units(amount, currency),
+            created_at: at.and_utc(),
+        })
+        .collect())
 }
 
 /// The request a virtual account belongs to.
@@ -363,7 +355,7 @@ pub async fn webhook_failed(
 pub enum RefundOutcome {
     /// Made now, or made before under the same idempotency key.
     Done {
-        refund: Refund,
+        refund: Movement,
         created: bool,
     },
     /// More than what was received and not yet refunded.
@@ -393,13 +385,7 @@ pub async fn refund(
     let Some(currency) = currency else {
         return Ok(RefundOutcome::NoSuchRequest);
     };
-    let places = Currency::from_str(&currency)
-        .map(Currency::minor_units)
-        .unwrap_or(2);
-    let exact = |mut amount: Decimal| {
-        amount.rescale(places);
-        amount
-    };
+    let exact = |amount: Decimal| in_minor_units(amount, &currency);
     let earlier: Option<(u64, u64, Decimal, NaiveDateTime)> = sqlx::query_as(
         "SELECT id, request_id, amount, created_at FROM refunds WHERE idempotency_key = ?",
     )
@@ -411,7 +397,7 @@ pub async fn refund(
             return Ok(RefundOutcome::KeyOfAnotherRequest);
         }
         return Ok(RefundOutcome::Done {
-            refund: Refund {
+            refund: Movement {
                 id: format!("rf_{refund_id}"),
                 amount: exact(amount),
                 created_at: at.and_utc(),
@@ -446,7 +432,7 @@ pub async fn refund(
     .last_insert_id();
     tx.commit().await?;
     Ok(RefundOutcome::Done {
-        refund: Refund {
+        refund: Movement {
             id: format!("rf_{refund_id}"),
             amount: exact(amount),
             created_at: now,
