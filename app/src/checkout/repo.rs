@@ -95,26 +95,31 @@ pub async fn categories_of(
     .await
 }
 
+/// A pending order to add.
+pub struct NewOrder<'a> {
+    pub checkout_id: &'a str,
+    pub user: u64,
+    pub currency: Currency,
+    pub total: Decimal,
+    /// When its holds end.
+    pub expires: DateTime<Utc>,
+}
+
 /// Adds an order (pending) and returns its row id.
-#[allow(clippy::too_many_arguments)]
 pub async fn insert_order(
     connection: &mut MySqlConnection,
-    checkout_id: &str,
-    user: u64,
-    currency: Currency,
-    total: Decimal,
-    expires: DateTime<Utc>,
+    order: &NewOrder<'_>,
     now: DateTime<Utc>,
 ) -> Result<u64, sqlx::Error> {
     let result = sqlx::query(
         "INSERT INTO orders (checkout_id, user_id, status, currency, total, hold_expires_at, created_at, updated_at) \
          VALUES (?, ?, 'pending', ?, ?, ?, ?, ?)",
     )
-    .bind(checkout_id)
-    .bind(user)
-    .bind(currency.code())
-    .bind(total)
-    .bind(expires.naive_utc())
+    .bind(order.checkout_id)
+    .bind(order.user)
+    .bind(order.currency.code())
+    .bind(order.total)
+    .bind(order.expires.naive_utc())
     .bind(now.naive_utc())
     .bind(now.naive_utc())
     .execute(connection)

@@ -13,7 +13,7 @@ use sqlx::{MySqlConnection, Transaction};
 use super::model::{
     Checkout, Hold, Order, OrderCursor, OrderFilter, OrderLine, OrderPage, OrderStatus,
 };
-use super::repo::{self, HeldUnits, OrderSelection};
+use super::repo::{self, HeldUnits, NewOrder, OrderSelection};
 use crate::accounts::model::{Role, User, UserId};
 use crate::accounts::service as accounts;
 use crate::cart::store::{self, Owner};
@@ -116,6 +116,16 @@ struct ShardLine {
     seen_stock: u32,
 }
 
+/// What every shard's part of one checkout shares.
+#[derive(Clone, Copy)]
+struct Attempt<'a> {
+    checkout_id: &'a str,
+    user: &'a User,
+    currency: Currency,
+    /// When the holds end.
+    expires: DateTime<Utc>,
+}
+
 /// Why one shard could not hold its lines.
 enum ShardFailure {
     Short {
@@ -203,11 +213,17 @@ pub async fn check_out(state: &AppState, user: &User, key: &str) -> Result<Check
             .unwrap_or(i64::MAX)
     };
     plan.sort_by_key(|(shard, lines)| (slack(lines), *shard));
+    let attempt = Attempt {
+        checkout_id: &checkout_id,
+        user,
+        currency,
+        expires,
+    };
     let mut orders = existing;
     let mut failure = None;
     for (shard, mut lines) in plan {
         lines.sort_by_key(|line| line.item);
-        match hold_on_shard(state, shard, &checkout_id, user, currency, &lines, expires).await {
+        match hold_on_shard(state, shard, attempt, &lines).await {
             Ok(order) => orders.push(order),
             Err(error) => {
                 tracing::info!(%shard, checkout_id, "checkout shard failed");
@@ -337,21 +353,17 @@ async fn retry_after(
 }
 
 /// One shard's part of a checkout in one transaction, kept only when every line was held.
-#[allow(clippy::too_many_arguments)]
 async fn hold_on_shard(
     state: &AppState,
     shard: ShardId,
-    checkout_id: &str,
-    user: &User,
-    currency: Currency,
+    attempt: Attempt<'_>,
     lines: &[ShardLine],
-    expires: DateTime<Utc>,
 ) -> Result<Order, ShardFailure> {
     let database = state.shards.shard(shard)?;
-    let mut attempt = 0;
+    let mut tries = 0;
     let order = loop {
         let mut tx = database.begin().await?;
-        match hold_lines(&mut tx, shard, checkout_id, user, currency, lines, expires).await {
+        match hold_lines(&mut tx, shard, attempt, lines).await {
             Ok(Ok(order)) => {
                 tx.commit().await.map_err(|e| database.error(e))?;
                 break order;
@@ -362,7 +374,7 @@ async fn hold_on_shard(
             }
             Err(error) => {
                 let _ = tx.rollback().await;
-                retry_after(database, error, &mut attempt)
+                retry_after(database, error, &mut tries)
                     .await
                     .map_err(ShardFailure::Error)?;
             }
@@ -376,16 +388,18 @@ async fn hold_on_shard(
 
 /// Inside the shard's transaction: the stock of every line (in item-id order), then the order,
 /// its lines, holds, ledger rows and events. `Ok(Err(..))` is a short line: roll back.
-#[allow(clippy::too_many_arguments)]
 async fn hold_lines(
     tx: &mut Transaction<'static, sqlx::MySql>,
     shard: ShardId,
-    checkout_id: &str,
-    user: &User,
-    currency: Currency,
+    attempt: Attempt<'_>,
     lines: &[ShardLine],
-    expires: DateTime<Utc>,
 ) -> Result<Result<Order, ShardFailure>, sqlx::Error> {
+    let Attempt {
+        checkout_id,
+        user,
+        currency,
+        expires,
+    } = attempt;
     let now = now();
     for line in lines {
         let local = line.item.local();
@@ -416,8 +430,18 @@ async fn hold_lines(
         .iter()
         .map(|line| line.unit_price * Decimal::from(line.quantity))
         .sum();
-    let order =
-        repo::insert_order(tx, checkout_id, user.id.0, currency, total, expires, now).await?;
+    let order = repo::insert_order(
+        tx,
+        &NewOrder {
+            checkout_id,
+            user: user.id.0,
+            currency,
+            total,
+            expires,
+        },
+        now,
+    )
+    .await?;
     let mut order_lines = Vec::with_capacity(lines.len());
     for line in lines {
         let order_line = OrderLine {

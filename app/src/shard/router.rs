@@ -50,6 +50,17 @@ impl From<DbError> for AppError {
     }
 }
 
+/// Whether the server refused a new connection because it has too many (1040, 1203): it is up
+/// but full, so the request is answered "unavailable" without marking the server down.
+fn is_full(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Database(e) => e
+            .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+            .is_some_and(|e| matches!(e.number(), 1040 | 1203)),
+        _ => false,
+    }
+}
+
 /// Whether an error means the server could not be reached, as opposed to a failed statement.
 fn is_connectivity(error: &sqlx::Error) -> bool {
     matches!(
@@ -132,6 +143,10 @@ impl Database {
     /// Maps a driver error to a [`DbError`], remembering an unreachable server so that the next
     /// requests fail at once.
     pub fn error(&self, error: sqlx::Error) -> DbError {
+        if is_full(&error) {
+            tracing::warn!(database = %self.label, server = %self.server, %error, "database refused a connection");
+            return self.unavailable();
+        }
         if is_connectivity(&error) {
             let until = self.now_ms() + u64::try_from(self.cooldown.as_millis()).unwrap_or(0);
             self.down_until_ms.store(until, Ordering::Relaxed);

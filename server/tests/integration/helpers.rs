@@ -41,6 +41,9 @@ pub fn fresh_settings() -> Settings {
     settings.database.prefix = format!("t{unique:016x}");
     settings.redis.key_prefix = settings.database.prefix.clone();
     settings.http.addr = SocketAddr::from(([127, 0, 0, 1], 0));
+    // Tests run side by side (and some start a second server): each one takes a share of the
+    // servers' 250 connections, as copies of a deployment do.
+    settings.database.server_copies = 4;
     settings
 }
 
