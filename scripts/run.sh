@@ -26,9 +26,12 @@ secret() {
 }
 SURGE_PSP_SANDBOX__API_KEY=$(secret "$SURGE_ROOT/.stack/psp-api-key")
 SURGE_PSP_SANDBOX__WEBHOOK_SECRET=$(secret "$SURGE_ROOT/.stack/psp-webhook-secret")
-# The shop pays through the sandbox with the same key.
+# The shop pays through the sandbox with the same key, and checks its webhooks with the same secret.
 SURGE_PAYMENTS__API_KEY=$SURGE_PSP_SANDBOX__API_KEY
-export SURGE_PSP_SANDBOX__API_KEY SURGE_PSP_SANDBOX__WEBHOOK_SECRET SURGE_PAYMENTS__API_KEY
+SURGE_PAYMENTS__WEBHOOK_SECRET=$SURGE_PSP_SANDBOX__WEBHOOK_SECRET
+SURGE_PAYMENTS__WEBHOOK_URL=${SURGE_PAYMENTS__WEBHOOK_URL:-http://127.0.0.1:3000/api/v1/payments/webhook}
+export SURGE_PSP_SANDBOX__API_KEY SURGE_PSP_SANDBOX__WEBHOOK_SECRET SURGE_PAYMENTS__API_KEY \
+  SURGE_PAYMENTS__WEBHOOK_SECRET SURGE_PAYMENTS__WEBHOOK_URL
 "$binary" psp-sandbox &
 sandbox=$!
 trap 'kill "$sandbox" 2>/dev/null || true' EXIT

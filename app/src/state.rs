@@ -7,6 +7,7 @@ use leptos::prelude::LeptosOptions;
 
 use crate::checkout::service::CheckoutSettings;
 use crate::error::AppError;
+use crate::payments::Webhooks;
 use crate::payments::processor::PaymentProcessor;
 use crate::redis_store::Redis;
 use crate::search::engine::SearchEngine;
@@ -23,6 +24,7 @@ pub struct AppState {
     pub checkout: CheckoutSettings,
     /// The payment processor (none configured: payments answer "unavailable").
     pub processor: Option<Arc<dyn PaymentProcessor>>,
+    pub webhooks: Webhooks,
 }
 
 /// The state, inside a server function or a server-side render.

@@ -1,7 +1,7 @@
 import { expect, test } from "@playwright/test";
 import { adminToken, openHydrated, signIn } from "./helpers";
 
-test("a customer checks out, sees the held order counting down, and cancels it", async ({ page, request }) => {
+test("a customer checks out, sees the payment page counting down, and cancels the order", async ({ page, request }) => {
   const token = await adminToken(request);
   const categories = await (await request.get("/api/v1/categories")).json();
   const books = categories.find((c: { name: string }) => c.name === "Books");
@@ -34,13 +34,18 @@ test("a customer checks out, sees the held order counting down, and cancels it",
   await expect(page.getByText("Total: 40.00 EUR")).toBeVisible();
   await page.getByRole("button", { name: "Check out" }).click();
 
-  await expect(page.getByRole("heading", { name: "Your orders" })).toBeVisible();
-  await expect(page.getByText("Pending: held for you")).toBeVisible();
+  await expect(page.getByRole("heading", { name: "Pay for your order" })).toBeVisible();
+  await expect(page.getByRole("status")).toHaveText("Waiting for your payment…");
+  await expect(page.getByText("Amount: 40.00 EUR")).toBeVisible();
+  await expect(page.getByLabel("QR code to pay with your bank app").locator("svg")).toBeVisible();
+  // The end-to-end server holds stock for 30 seconds.
   const timer = page.getByRole("timer");
-  await expect(timer).toHaveText(/Held for 1:5\d|Held for 2:00/);
+  await expect(timer).toHaveText(/Held for 0:[0-3]\d/);
   const first = await timer.textContent();
   await expect(timer).not.toHaveText(first ?? "", { timeout: 5_000 });
 
+  await openHydrated(page, "/orders");
+  await expect(page.getByText("Pending: held for you")).toBeVisible();
   await page.getByRole("button", { name: "Cancel this order" }).click();
   await expect(page.getByText("Canceled", { exact: true })).toBeVisible();
   const after = await (await request.get(`/api/v1/items/${item.id}`)).json();

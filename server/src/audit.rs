@@ -1,14 +1,15 @@
 //! `surge audit`: the invariants of the design, checked on live data. Tests call the same code.
 //!
-//! Checked so far: every item's stock equals the sum of its ledger (which also proves no stock
-//! went negative, as the schema forbids it); no active hold is past its expiry by more than the
-//! expiry job's grace; no hold is active on an order that is no longer pending. The checks of
-//! payments join with them.
+//! Checked: every item's stock equals the sum of its ledger (which also proves no stock went
+//! negative, as the schema forbids it); no active hold is past its expiry by more than the expiry
+//! job's grace; no hold is active on an order that is no longer pending; and the payment
+//! invariants of `app::payments::audit`.
 
 use std::fmt;
 use std::net::SocketAddr;
 
 use app::catalog::service;
+use app::payments::audit::{PaymentAudit, REFUND_GRACE_S};
 use app::shard::id::ItemId;
 use app::state::AppState;
 
@@ -24,6 +25,7 @@ pub struct AuditReport {
     pub overdue_holds: i64,
     /// Active holds whose order is no longer pending.
     pub holds_of_ended_orders: i64,
+    pub payments: PaymentAudit,
 }
 
 impl AuditReport {
@@ -32,6 +34,7 @@ impl AuditReport {
         self.ledger_mismatches.is_empty()
             && self.overdue_holds == 0
             && self.holds_of_ended_orders == 0
+            && self.payments.is_clean()
     }
 }
 
@@ -71,7 +74,55 @@ impl fmt::Display for AuditReport {
             "  {:6} no hold is active on an order that is no longer pending ({} are)",
             verdict(self.holds_of_ended_orders > 0),
             self.holds_of_ended_orders
-        )
+        )?;
+        let payments = &self.payments;
+        let counts = &payments.counts;
+        let checks = [
+            (
+                counts.placed_unpaid,
+                "every placed order has a completed payment of exactly its total",
+            ),
+            (counts.placed_twice, "no order is placed twice"),
+            (
+                counts.completed_unplaced,
+                "every completed payment belongs to a placed order",
+            ),
+            (
+                counts.refunded_without_refund,
+                "every refunded payment has the refund of its share",
+            ),
+        ];
+        for (broken, check) in checks {
+            writeln!(f, "  {:6} {check} ({broken} do not)", verdict(broken > 0))?;
+        }
+        writeln!(
+            f,
+            "  {:6} every refund owed is sent within {REFUND_GRACE_S} s ({} are late)",
+            verdict(counts.refunds_late > 0),
+            counts.refunds_late
+        )?;
+        writeln!(
+            f,
+            "  {:6} refunds never exceed what was received ({} requests do)",
+            verdict(!payments.over_refunded.is_empty()),
+            payments.over_refunded.len()
+        )?;
+        for (request, received, refunded) in &payments.over_refunded {
+            writeln!(
+                f,
+                "           {request}: received {received}, refunded {refunded}"
+            )?;
+        }
+        writeln!(
+            f,
+            "  {:6} settled checkouts keep exactly the shares of their placed orders ({} do not)",
+            verdict(!payments.kept_wrong.is_empty()),
+            payments.kept_wrong.len()
+        )?;
+        for (request, kept, placed) in &payments.kept_wrong {
+            writeln!(f, "           {request}: kept {kept}, placed {placed}")?;
+        }
+        Ok(())
     }
 }
 
@@ -83,6 +134,7 @@ pub async fn audit(state: &AppState) -> anyhow::Result<AuditReport> {
         ledger_mismatches: service::ledger_mismatches(state).await?,
         overdue_holds,
         holds_of_ended_orders,
+        payments: app::payments::audit::audit(state).await?,
     })
 }
 

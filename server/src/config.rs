@@ -49,6 +49,12 @@ pub struct PaymentSettings {
     pub breaker_failures: u32,
     /// How long the open breaker refuses calls before a trial.
     pub breaker_open_ms: u64,
+    /// Surge's public address of `POST /api/v1/payments/webhook`, where the processor posts its
+    /// events (none: the poller alone confirms payments, within 5 seconds).
+    pub webhook_url: Option<String>,
+    /// The secret the processor signs its events with (`SURGE_PAYMENTS__WEBHOOK_SECRET`); without
+    /// one, webhooks are refused.
+    pub webhook_secret: Option<String>,
 }
 
 /// The HTTP listener.
@@ -105,6 +111,8 @@ impl Default for Settings {
                 timeout_ms: 3000,
                 breaker_failures: 5,
                 breaker_open_ms: 10_000,
+                webhook_url: None,
+                webhook_secret: None,
             },
             log: LogSettings {
                 filter: "info,tantivy=warn".into(),

@@ -1,14 +1,15 @@
 //! The background jobs every server copy runs: the outbox relay, the event stream follower
-//! (which drops stale cache entries and keeps this copy's search index current), and the expiry
-//! of overdue stock holds.
-//! Both are safe to run in every copy at once and to stop at any point (see `app::events`).
+//! (which drops stale cache entries and keeps this copy's search index current), the expiry
+//! of overdue stock holds, the payment poller and the refund sender.
+//! All are safe to run in every copy at once and to stop at any point (see `app::events` and
+//! `app::payments::service`).
 
 use std::time::Duration;
 
 use app::events::relay::{self, BATCH_ROWS};
 use app::events::stream::Cursor;
 use app::state::AppState;
-use app::{catalog, checkout, search};
+use app::{catalog, checkout, payments, search};
 use tokio::task::JoinHandle;
 
 /// How often the relay looks for new events when the last pass found few.
@@ -22,6 +23,8 @@ pub fn spawn(state: &AppState, events: Cursor) -> Vec<JoinHandle<()>> {
         tokio::spawn(relay_outbox(state.clone())),
         tokio::spawn(follow_events(state.clone(), events)),
         tokio::spawn(expire_holds(state.clone())),
+        tokio::spawn(poll_payments(state.clone())),
+        tokio::spawn(send_refunds(state.clone())),
     ]
 }
 
@@ -78,6 +81,31 @@ async fn expire_holds(state: AppState) {
             Err(error) => log.failed("hold expiry", &error),
         }
         tokio::time::sleep(EXPIRY_EVERY).await;
+    }
+}
+
+/// How often the poller and the refund sender look for due work.
+const PAYMENTS_EVERY: Duration = Duration::from_secs(1);
+
+async fn poll_payments(state: AppState) {
+    let mut log = FailureLog::default();
+    loop {
+        match payments::service::poll_due(&state).await {
+            Ok(_) => log.succeeded("payment poller"),
+            Err(error) => log.failed("payment poller", &error),
+        }
+        tokio::time::sleep(PAYMENTS_EVERY).await;
+    }
+}
+
+async fn send_refunds(state: AppState) {
+    let mut log = FailureLog::default();
+    loop {
+        match payments::service::send_due_refunds(&state).await {
+            Ok(_) => log.succeeded("refund sender"),
+            Err(error) => log.failed("refund sender", &error),
+        }
+        tokio::time::sleep(PAYMENTS_EVERY).await;
     }
 }
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use app::events::stream::Cursor;
+use app::payments::Webhooks;
 use app::payments::breaker::CircuitBreaker;
 use app::payments::processor::PaymentProcessor;
 use app::redis_store::Redis;
@@ -106,6 +107,10 @@ pub fn connect(settings: &Settings, addr: SocketAddr) -> anyhow::Result<AppState
         search: Arc::new(TantivyEngine::new()?),
         checkout: settings.checkout,
         processor: processor(settings)?,
+        webhooks: Webhooks {
+            url: settings.payments.webhook_url.clone(),
+            secret: settings.payments.webhook_secret.clone(),
+        },
     })
 }
 

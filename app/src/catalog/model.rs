@@ -100,6 +100,10 @@ pub enum StockCause {
     Release,
     /// A hold that ran out of time: its units are back on sale.
     Expire,
+    /// Held units sold: the order was paid and placed (no change of stock: the hold took it).
+    Sale,
+    /// A placed order was canceled: its units are back on sale.
+    Restock,
 }
 
 impl StockCause {
@@ -111,6 +115,8 @@ impl StockCause {
             StockCause::Hold => "hold",
             StockCause::Release => "release",
             StockCause::Expire => "expire",
+            StockCause::Sale => "sale",
+            StockCause::Restock => "restock",
         }
     }
 
@@ -122,6 +128,8 @@ impl StockCause {
             "hold" => Some(StockCause::Hold),
             "release" => Some(StockCause::Release),
             "expire" => Some(StockCause::Expire),
+            "sale" => Some(StockCause::Sale),
+            "restock" => Some(StockCause::Restock),
             _ => None,
         }
     }

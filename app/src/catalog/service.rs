@@ -461,5 +461,6 @@ pub async fn apply_event(state: &AppState, event: &Event) {
         Event::ItemChanged { item_id, .. } | Event::ItemDeleted { item_id, .. } => {
             cache::forget_item(&state.redis, item_id).await;
         }
+        Event::OrderChanged { .. } => {}
     }
 }

@@ -482,3 +482,59 @@ pub async fn hold_violations(
     .fetch_one(connection)
     .await
 }
+
+/// An order's status and the end of its holds, locked.
+pub async fn lock_order_for_payment(
+    connection: &mut MySqlConnection,
+    order: u64,
+) -> Result<Option<(OrderStatus, DateTime<Utc>)>, sqlx::Error> {
+    let row: Option<(String, NaiveDateTime)> =
+        sqlx::query_as("SELECT status, hold_expires_at FROM orders WHERE id = ? FOR UPDATE")
+            .bind(order)
+            .fetch_optional(connection)
+            .await?;
+    row.map(|(status, expires)| {
+        Ok((
+            OrderStatus::parse(&status)
+                .ok_or_else(|| decode(format!("unknown status {status:?}")))?,
+            expires.and_utc(),
+        ))
+    })
+    .transpose()
+}
+
+/// Moves an order from `from` to `to`; returns whether it was in `from`.
+pub async fn move_order(
+    connection: &mut MySqlConnection,
+    order: u64,
+    from: OrderStatus,
+    to: OrderStatus,
+    now: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    let result =
+        sqlx::query("UPDATE orders SET status = ?, updated_at = ? WHERE id = ? AND status = ?")
+            .bind(to.as_str())
+            .bind(now.naive_utc())
+            .bind(order)
+            .bind(from.as_str())
+            .execute(connection)
+            .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// An order's lines as (item, units), by item.
+pub async fn units_of_order(
+    connection: &mut MySqlConnection,
+    order: u64,
+) -> Result<Vec<(u64, u32)>, sqlx::Error> {
+    let rows: Vec<(u64, i32)> = sqlx::query_as(
+        "SELECT item_id, quantity FROM order_items WHERE order_id = ? ORDER BY item_id",
+    )
+    .bind(order)
+    .fetch_all(connection)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(item, quantity)| (item, u32::try_from(quantity).unwrap_or(0)))
+        .collect())
+}

@@ -57,7 +57,7 @@ pub async fn check_out_cart(key: String) -> Result<Checkout, AppError> {
         let user = crate::accounts::service::require_user(&state, &parts).await?;
         let key = super::service::parse_idempotency_key(Some(&key))?;
         let checkout = super::service::check_out(&state, &user, &key).await?;
-        leptos_axum::redirect("/orders");
+        leptos_axum::redirect(&format!("/checkout/{}", checkout.checkout_id));
         Ok(checkout)
     };
     result.await.map_err(crate::error::with_status)

@@ -71,7 +71,7 @@ pub const EXPIRY_BATCH: u32 = 200;
 /// How late the expiry job may be before the audit calls an active hold a broken invariant.
 pub const EXPIRY_GRACE_S: i64 = 30;
 
-fn now() -> DateTime<Utc> {
+pub(crate) fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
 }
 
@@ -330,7 +330,7 @@ pub(crate) async fn find_checkout(
 /// After a failed transaction (already rolled back): a deadlock or a lock-wait timeout waits a
 /// jittered backoff and answers `Ok` (try again), up to `RETRIES` times; then the shard is
 /// reported too busy. Any other error is answered as it is.
-async fn retry_after(
+pub(crate) async fn retry_after(
     database: &Database,
     error: sqlx::Error,
     attempt: &mut u32,
@@ -493,7 +493,7 @@ async fn hold_lines(
 
 /// Gives back the units of `holds`, ends them with `cause`'s status, and ends their pending
 /// orders as `order_status`. Runs inside the caller's transaction.
-async fn give_back(
+pub(crate) async fn give_back(
     connection: &mut MySqlConnection,
     shard: ShardId,
     holds: &[HeldUnits],
@@ -672,14 +672,16 @@ async fn release(
     }
 }
 
-/// Cancels a customer's pending order (idempotent: a canceled order stays canceled). Another
-/// customer's order is 404; a placed or failed order cannot be canceled here.
+/// Cancels a customer's order (idempotent: a canceled order stays canceled): a pending one gives
+/// its held units back; a placed one restocks its units and its payment is refunded. Another
+/// customer's order is 404; a failed order cannot be canceled.
 pub async fn cancel(state: &AppState, user: &User, id: OrderId) -> Result<Order, AppError> {
     let current = order(state, user, id).await?;
     match current.status {
         OrderStatus::Pending => {
             release(state, id, OrderStatus::Canceled, StockCause::Release).await?;
         }
+        OrderStatus::Placed => cancel_placed(state, id).await?,
         OrderStatus::Canceled => {}
         status => {
             return Err(AppError::conflict(
@@ -689,6 +691,36 @@ pub async fn cancel(state: &AppState, user: &User, id: OrderId) -> Result<Order,
         }
     }
     order(state, user, id).await
+}
+
+/// Cancels a placed order in one transaction on its shard (retried after a deadlock): restock,
+/// and the refund of its share owed (the refund job sends it).
+async fn cancel_placed(state: &AppState, id: OrderId) -> Result<(), AppError> {
+    let database = state.shards.for_id(&id)?;
+    let mut attempt = 0;
+    let items = loop {
+        let mut tx = database.begin().await?;
+        let done = match repo::lock_order(&mut tx, id.local()).await {
+            Ok(_) => crate::payments::settle::cancel_placed(&mut tx, id, now()).await,
+            Err(error) => Err(error),
+        };
+        match done {
+            Ok(items) => {
+                tx.commit()
+                    .await
+                    .map_err(|e| AppError::from(database.error(e)))?;
+                break items;
+            }
+            Err(error) => {
+                let _ = tx.rollback().await;
+                retry_after(database, error, &mut attempt).await?;
+            }
+        }
+    };
+    for item in items {
+        catalog::forget_cached_item(state, item).await;
+    }
+    Ok(())
 }
 
 /// One of the customer's orders (admins see any); 404 for another customer's.

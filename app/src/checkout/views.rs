@@ -38,7 +38,7 @@ pub fn CheckoutForm() -> impl IntoView {
                 }
             })}
         </Suspense>
-        <p class="muted">"Checking out holds your items for a few minutes while you pay; your orders page counts the time down."</p>
+        <p class="muted">"Checking out holds your items for a few minutes while you pay with your bank app."</p>
         <p class="error" role="alert">{problem}</p>
     }
 }

@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 use sqlx::MySqlConnection;
 
 use crate::catalog::model::CategoryId;
-use crate::shard::id::ItemId;
+use crate::checkout::model::OrderStatus;
+use crate::shard::id::{ItemId, OrderId};
 
 /// Something that changed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,6 +31,11 @@ pub enum Event {
     ItemDeleted {
         item_id: ItemId,
         category_id: CategoryId,
+    },
+    /// An order was placed (paid), or a placed order was canceled.
+    OrderChanged {
+        order_id: OrderId,
+        status: OrderStatus,
     },
 }
 

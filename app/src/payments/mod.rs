@@ -1,9 +1,13 @@
-//! Payments: what Surge needs from a payment processor (a trait, behind a circuit breaker) and how
-//! the two trust each other's messages. (Payments of checkouts, placement and refunds of orders
-//! arrive with the rest of the payments work.)
+//! Payments: what Surge needs from a payment processor (a trait, behind a circuit breaker), how
+//! the two trust each other's messages, paying a checkout, and settling what the processor
+//! received into placed orders and refunds.
 
 pub mod model;
+pub mod server_fns;
+pub mod views;
 
+#[cfg(feature = "ssr")]
+pub mod audit;
 #[cfg(feature = "ssr")]
 pub mod breaker;
 #[cfg(feature = "ssr")]
@@ -13,4 +17,16 @@ pub mod repo;
 #[cfg(feature = "ssr")]
 pub mod service;
 #[cfg(feature = "ssr")]
+pub mod settle;
+#[cfg(feature = "ssr")]
 pub mod signature;
+
+/// How the processor reaches Surge with its events.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Webhooks {
+    /// Surge's public address of `POST /api/v1/payments/webhook`, given to the processor with
+    /// every payment request (none: the poller alone confirms payments).
+    pub url: Option<String>,
+    /// The secret shared with the processor that signs its events.
+    pub secret: Option<String>,
+}

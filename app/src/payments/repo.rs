@@ -1,34 +1,492 @@
-//! Payments' SQL, on one shard.
+//! Payments' SQL, on one shard: the orders' shares of payment requests, and the refunds owed.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use rust_decimal::Decimal;
 use sqlx::MySqlConnection;
 
+use super::model::{PaymentStatus, Refund, RefundReason};
 use crate::money::Currency;
+
+fn decode(message: impl Into<String>) -> sqlx::Error {
+    sqlx::Error::Decode(message.into().into())
+}
+
+/// An order's share of a checkout's payment request, to record.
+pub struct NewShare<'a> {
+    pub order: u64,
+    pub checkout_id: &'a str,
+    pub request_id: &'a str,
+    pub currency: Currency,
+    pub amount: Decimal,
+    pub checkout_total: Decimal,
+    /// The one share of the checkout that carries what was paid beyond (or short of) the total.
+    pub lead: bool,
+    pub expires_at: DateTime<Utc>,
+    /// When the poller first asks the processor.
+    pub first_poll: DateTime<Utc>,
+}
 
 /// Records an order's share of a payment request (once: a second call for the same order changes
 /// nothing).
 pub async fn insert_share(
     connection: &mut MySqlConnection,
-    order: u64,
-    checkout_id: &str,
+    share: &NewShare<'_>,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT IGNORE INTO payments (order_id, checkout_id, processor_request_id, currency, amount, \
+         checkout_total, received, lead_share, status, expires_at, next_poll_at, created_at, updated_at) \
+         VALUES (?, ?, ?, ?, ?, ?, 0, ?, 'pending', ?, ?, ?, ?)",
+    )
+    .bind(share.order)
+    .bind(share.checkout_id)
+    .bind(share.request_id)
+    .bind(share.currency.code())
+    .bind(share.amount)
+    .bind(share.checkout_total)
+    .bind(share.lead)
+    .bind(share.expires_at.naive_utc())
+    .bind(share.first_poll.naive_utc())
+    .bind(now.naive_utc())
+    .bind(now.naive_utc())
+    .execute(connection)
+    .await?;
+    Ok(())
+}
+
+/// A share as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Share {
+    pub id: u64,
+    pub order: u64,
+    pub checkout_id: String,
+    pub request_id: String,
+    pub currency: String,
+    pub amount: Decimal,
+    pub checkout_total: Decimal,
+    pub received: Decimal,
+    pub lead: bool,
+    pub status: PaymentStatus,
+    pub expires_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+}
+
+type ShareRow = (
+    u64,
+    u64,
+    String,
+    String,
+    String,
+    Decimal,
+    Decimal,
+    Decimal,
+    bool,
+    String,
+    NaiveDateTime,
+    NaiveDateTime,
+);
+const SHARE_COLUMNS: &str = "id, order_id, checkout_id, processor_request_id, currency, amount, \
+     checkout_total, received, lead_share, status, expires_at, created_at";
+
+fn share(row: ShareRow) -> Result<Share, sqlx::Error> {
+    let (
+        id,
+        order,
+        checkout_id,
+        request_id,
+        currency,
+        amount,
+        total,
+        received,
+        lead,
+        status,
+        expires,
+        created,
+    ) = row;
+    Ok(Share {
+        id,
+        order,
+        checkout_id,
+        request_id,
+        currency,
+        amount,
+        checkout_total: total,
+        received,
+        lead,
+        status: PaymentStatus::parse(&status)
+            .ok_or_else(|| decode(format!("unknown payment status {status:?}")))?,
+        expires_at: expires.and_utc(),
+        created_at: created.and_utc(),
+    })
+}
+
+/// The shares of a processor request on this shard.
+pub async fn shares_of_request(
+    connection: &mut MySqlConnection,
     request_id: &str,
-    currency: Currency,
+) -> Result<Vec<Share>, sqlx::Error> {
+    let rows: Vec<ShareRow> = sqlx::query_as(&format!(
+        "SELECT {SHARE_COLUMNS} FROM payments WHERE processor_request_id = ? ORDER BY id"
+    ))
+    .bind(request_id)
+    .fetch_all(connection)
+    .await?;
+    rows.into_iter().map(share).collect()
+}
+
+/// The share of an order, locked when `lock`.
+pub async fn share_of_order(
+    connection: &mut MySqlConnection,
+    order: u64,
+    lock: bool,
+) -> Result<Option<Share>, sqlx::Error> {
+    let lock = if lock { " FOR UPDATE" } else { "" };
+    let row: Option<ShareRow> = sqlx::query_as(&format!(
+        "SELECT {SHARE_COLUMNS} FROM payments WHERE order_id = ?{lock}"
+    ))
+    .bind(order)
+    .fetch_optional(connection)
+    .await?;
+    row.map(share).transpose()
+}
+
+/// The shares of these orders, in one query.
+pub async fn shares_of_orders(
+    connection: &mut MySqlConnection,
+    orders: &[u64],
+) -> Result<Vec<Share>, sqlx::Error> {
+    if orders.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids = orders
+        .iter()
+        .map(u64::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    let rows: Vec<ShareRow> = sqlx::query_as(&format!(
+        "SELECT {SHARE_COLUMNS} FROM payments WHERE order_id IN ({ids}) ORDER BY id"
+    ))
+    .fetch_all(connection)
+    .await?;
+    rows.into_iter().map(share).collect()
+}
+
+/// Writes a share's progress. `received` only ever grows: an event that arrives late with an
+/// older amount changes nothing. A share that is no longer pending is not polled again.
+pub async fn update_share(
+    connection: &mut MySqlConnection,
+    id: u64,
+    received: Decimal,
+    status: PaymentStatus,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE payments SET received = GREATEST(received, ?), status = ?, \
+         next_poll_at = IF(? = 'pending', next_poll_at, NULL), updated_at = ? WHERE id = ?",
+    )
+    .bind(received)
+    .bind(status.as_str())
+    .bind(status.as_str())
+    .bind(now.naive_utc())
+    .bind(id)
+    .execute(connection)
+    .await?;
+    Ok(())
+}
+
+/// Pending shares due for a poll (rows another copy is polling are skipped), moved to their next
+/// poll in the same statement's transaction: the caller commits, then asks the processor.
+pub async fn claim_due_polls(
+    connection: &mut MySqlConnection,
+    now: DateTime<Utc>,
+    next: DateTime<Utc>,
+    limit: u32,
+) -> Result<Vec<(u64, String)>, sqlx::Error> {
+    let due: Vec<(u64, String)> = sqlx::query_as(
+        "SELECT id, processor_request_id FROM payments FORCE INDEX (payments_poll) \
+         WHERE status = 'pending' AND next_poll_at <= ? ORDER BY next_poll_at LIMIT ? \
+         FOR UPDATE SKIP LOCKED",
+    )
+    .bind(now.naive_utc())
+    .bind(limit)
+    .fetch_all(&mut *connection)
+    .await?;
+    if due.is_empty() {
+        return Ok(due);
+    }
+    let ids = due
+        .iter()
+        .map(|(id, _)| id.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    sqlx::query(&format!(
+        "UPDATE payments SET next_poll_at = ? WHERE id IN ({ids})"
+    ))
+    .bind(next.naive_utc())
+    .execute(connection)
+    .await?;
+    Ok(due)
+}
+
+/// What has been written as owed back for a share, for these reasons.
+pub async fn refunded(
+    connection: &mut MySqlConnection,
+    payment: u64,
+    reasons: &[RefundReason],
+) -> Result<Decimal, sqlx::Error> {
+    let reasons = reasons
+        .iter()
+        .map(|r| format!("'{}'", r.as_str()))
+        .collect::<Vec<_>>()
+        .join(",");
+    let sum: Option<Decimal> = sqlx::query_scalar(&format!(
+        "SELECT SUM(amount) FROM payment_refunds WHERE payment_id = ? AND reason IN ({reasons})"
+    ))
+    .bind(payment)
+    .fetch_one(connection)
+    .await?;
+    Ok(sum.unwrap_or_default())
+}
+
+/// Writes a refund owed (the refund job sends it).
+pub async fn insert_refund(
+    connection: &mut MySqlConnection,
+    payment: &Share,
+    reason: RefundReason,
     amount: Decimal,
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT IGNORE INTO payments (order_id, checkout_id, processor_request_id, currency, amount, status, created_at, updated_at) \
-         VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)",
+        "INSERT INTO payment_refunds (payment_id, processor_request_id, reason, amount, status, next_attempt_at, created_at) \
+         VALUES (?, ?, ?, ?, 'pending', ?, ?)",
     )
-    .bind(order)
-    .bind(checkout_id)
-    .bind(request_id)
-    .bind(currency.code())
+    .bind(payment.id)
+    .bind(&payment.request_id)
+    .bind(reason.as_str())
     .bind(amount)
     .bind(now.naive_utc())
     .bind(now.naive_utc())
     .execute(connection)
     .await?;
     Ok(())
+}
+
+/// The refunds of these shares, oldest first: (payment id, refund).
+pub async fn refunds_of(
+    connection: &mut MySqlConnection,
+    payments: &[u64],
+) -> Result<Vec<(u64, Refund)>, sqlx::Error> {
+    if payments.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids = payments
+        .iter()
+        .map(u64::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    let rows: Vec<(u64, String, Decimal, String, NaiveDateTime)> = sqlx::query_as(&format!(
+        "SELECT payment_id, reason, amount, status, created_at FROM payment_refunds \
+         WHERE payment_id IN ({ids}) ORDER BY id"
+    ))
+    .fetch_all(connection)
+    .await?;
+    rows.into_iter()
+        .map(|(payment, reason, amount, status, created)| {
+            Ok((
+                payment,
+                Refund {
+                    reason: RefundReason::parse(&reason)
+                        .ok_or_else(|| decode(format!("unknown refund reason {reason:?}")))?,
+                    amount,
+                    sent: status == "sent",
+                    created_at: created.and_utc(),
+                },
+            ))
+        })
+        .collect()
+}
+
+/// A refund waiting to be sent.
+#[derive(Debug, Clone)]
+pub struct DueRefund {
+    pub id: u64,
+    pub request_id: String,
+    pub amount: Decimal,
+    pub attempts: i32,
+}
+
+/// Refunds due to be sent, oldest first.
+pub async fn due_refunds(
+    connection: &mut MySqlConnection,
+    now: DateTime<Utc>,
+    limit: u32,
+) -> Result<Vec<DueRefund>, sqlx::Error> {
+    let rows: Vec<(u64, String, Decimal, i32)> = sqlx::query_as(
+        "SELECT id, processor_request_id, amount, attempts FROM payment_refunds \
+         WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?",
+    )
+    .bind(now.naive_utc())
+    .bind(limit)
+    .fetch_all(connection)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, request_id, amount, attempts)| DueRefund {
+            id,
+            request_id,
+            amount,
+            attempts,
+        })
+        .collect())
+}
+
+/// Takes a due refund for this copy until `retry_at` (another copy finds it not due); returns
+/// whether this copy got it.
+pub async fn claim_refund(
+    connection: &mut MySqlConnection,
+    id: u64,
+    now: DateTime<Utc>,
+    retry_at: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query(
+        "UPDATE payment_refunds SET next_attempt_at = ?, attempts = attempts + 1 \
+         WHERE id = ? AND status = 'pending' AND next_attempt_at <= ?",
+    )
+    .bind(retry_at.naive_utc())
+    .bind(id)
+    .bind(now.naive_utc())
+    .execute(connection)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Records that the processor made a refund.
+pub async fn refund_sent(
+    connection: &mut MySqlConnection,
+    id: u64,
+    processor_refund_id: &str,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE payment_refunds SET status = 'sent', processor_refund_id = ?, sent_at = ?, last_error = NULL \
+         WHERE id = ?",
+    )
+    .bind(processor_refund_id)
+    .bind(now.naive_utc())
+    .bind(id)
+    .execute(connection)
+    .await?;
+    Ok(())
+}
+
+/// Records why a refund could not be sent (it is tried again).
+pub async fn refund_failed(
+    connection: &mut MySqlConnection,
+    id: u64,
+    error: &str,
+) -> Result<(), sqlx::Error> {
+    let error: String = error.chars().take(300).collect();
+    sqlx::query("UPDATE payment_refunds SET last_error = ? WHERE id = ?")
+        .bind(error)
+        .bind(id)
+        .execute(connection)
+        .await?;
+    Ok(())
+}
+
+/// Counts of broken payment invariants on one shard.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ShardViolations {
+    /// Placed orders without a completed payment of exactly their total, paid in full.
+    pub placed_unpaid: i64,
+    /// Orders whose holds were sold twice.
+    pub placed_twice: i64,
+    /// Completed payments whose order is not placed.
+    pub completed_unplaced: i64,
+    /// Refunded payments without the refund of their share.
+    pub refunded_without_refund: i64,
+    /// Refunds owed for longer than the grace time and not sent.
+    pub refunds_late: i64,
+}
+
+/// This shard's broken payment invariants; refunds owed longer than `grace_s` count as late.
+pub async fn violations(
+    connection: &mut MySqlConnection,
+    now: DateTime<Utc>,
+    grace_s: i64,
+) -> Result<ShardViolations, sqlx::Error> {
+    let (placed_unpaid, placed_twice, completed_unplaced, refunded_without_refund, refunds_late): (
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+    ) = sqlx::query_as(
+        "SELECT \
+           CAST((SELECT COUNT(*) FROM orders o WHERE o.status = 'placed' AND NOT EXISTS \
+                 (SELECT 1 FROM payments p WHERE p.order_id = o.id AND p.status = 'completed' \
+                  AND p.amount = o.total AND p.received >= p.checkout_total)) AS SIGNED), \
+           CAST((SELECT COUNT(*) FROM (SELECT 1 FROM stock_movements WHERE cause = 'sale' \
+                 GROUP BY item_id, reason HAVING COUNT(*) > 1) twice) AS SIGNED), \
+           CAST((SELECT COUNT(*) FROM payments p JOIN orders o ON o.id = p.order_id \
+                 WHERE p.status = 'completed' AND o.status <> 'placed') AS SIGNED), \
+           CAST((SELECT COUNT(*) FROM payments p WHERE p.status = 'refunded' AND NOT EXISTS \
+                 (SELECT 1 FROM payment_refunds r WHERE r.payment_id = p.id \
+                  AND r.reason IN ('not_placed', 'canceled') AND r.amount = p.amount)) AS SIGNED), \
+           CAST((SELECT COUNT(*) FROM payment_refunds WHERE status = 'pending' \
+                 AND created_at < ? - INTERVAL ? SECOND) AS SIGNED)",
+    )
+    .bind(now.naive_utc())
+    .bind(grace_s)
+    .fetch_one(connection)
+    .await?;
+    Ok(ShardViolations {
+        placed_unpaid,
+        placed_twice,
+        completed_unplaced,
+        refunded_without_refund,
+        refunds_late,
+    })
+}
+
+/// One shard's part of a processor request's money.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestMoney {
+    pub request_id: String,
+    /// What the processor received (as this shard last heard).
+    pub received: Decimal,
+    /// The shares of placed orders (completed payments).
+    pub kept: Decimal,
+    /// Refunds written on this shard.
+    pub refunded: Decimal,
+    /// Shares still waiting.
+    pub pending: i64,
+}
+
+/// Every request's money on this shard.
+pub async fn money_by_request(
+    connection: &mut MySqlConnection,
+) -> Result<Vec<RequestMoney>, sqlx::Error> {
+    let rows: Vec<(String, Decimal, Decimal, Decimal, i64)> = sqlx::query_as(
+        "SELECT p.processor_request_id, MAX(p.received), \
+           SUM(CASE WHEN p.status = 'completed' THEN p.amount ELSE 0 END), \
+           COALESCE((SELECT SUM(r.amount) FROM payment_refunds r \
+                     WHERE r.processor_request_id = p.processor_request_id), 0), \
+           CAST(SUM(p.status = 'pending') AS SIGNED) \
+         FROM payments p GROUP BY p.processor_request_id",
+    )
+    .fetch_all(connection)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(request_id, received, kept, refunded, pending)| RequestMoney {
+                request_id,
+                received,
+                kept,
+                refunded,
+                pending,
+            },
+        )
+        .collect())
 }

@@ -13,6 +13,7 @@ use crate::cart::views::CartPage;
 use crate::catalog::views::{CategoryPage, HomePage, ItemPage};
 use crate::checkout::admin_views::{AdminOrderPage, AdminOrdersPage};
 use crate::checkout::views::OrdersPageView;
+use crate::payments::views::PayPage;
 use crate::search::views::SearchPage;
 use layout::{Footer, Header, NotFound};
 
@@ -80,6 +81,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("admin") view=|| view! { <Redirect path="/admin/items"/> }/>
                     <Route path=StaticSegment("cart") view=CartPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("orders") view=OrdersPageView ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("checkout"), ParamSegment("id")) view=PayPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("login") view=LoginPage/>
                     <Route path=StaticSegment("register") view=RegisterPage/>
                     <Route path=StaticSegment("account") view=AccountPage ssr=SsrMode::Async/>

@@ -6,6 +6,7 @@ mod cart;
 mod catalog;
 mod extract;
 mod orders;
+mod payments;
 
 use std::collections::BTreeMap;
 
@@ -74,7 +75,10 @@ impl Modify for SessionScheme {
         orders::list,
         orders::get,
         orders::cancel,
-        orders::pay,
+        payments::pay,
+        payments::progress,
+        payments::place,
+        payments::webhook,
     ),
     components(schemas(ErrorBody)),
     modifiers(&SessionScheme),
@@ -82,7 +86,8 @@ impl Modify for SessionScheme {
         (name = "catalog", description = "Categories, items and the stock ledger"),
         (name = "accounts", description = "Users and sessions"),
         (name = "cart", description = "The caller's cart"),
-        (name = "orders", description = "Checkout and the caller's orders")
+        (name = "orders", description = "Checkout and the caller's orders"),
+        (name = "payments", description = "Paying checkouts, and the processor's webhook")
     )
 )]
 struct ApiDoc;
@@ -131,8 +136,13 @@ pub fn router(body_limit_bytes: usize) -> Router<AppState> {
         .route("/checkouts", axum::routing::post(orders::check_out))
         .route(
             "/checkouts/{checkout_id}/payment",
-            axum::routing::post(orders::pay),
+            axum::routing::post(payments::pay).get(payments::progress),
         )
+        .route(
+            "/checkouts/{checkout_id}/place",
+            axum::routing::post(payments::place),
+        )
+        .route("/payments/webhook", axum::routing::post(payments::webhook))
         .route("/orders", get(orders::list))
         .route("/orders/{id}", get(orders::get))
         .route("/orders/{id}/cancel", axum::routing::post(orders::cancel))

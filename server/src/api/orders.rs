@@ -4,7 +4,6 @@ use app::accounts::model::Role;
 use app::checkout::model::{Checkout, Order, OrderFilter, OrderFilterInput, OrderPage};
 use app::checkout::service;
 use app::error::AppError;
-use app::payments::model::CheckoutPayment;
 use app::shard::id::OrderId;
 use app::state::AppState;
 use axum::Json;
@@ -87,11 +86,12 @@ pub async fn get(
     ))
 }
 
-/// Cancels a pending order: its held stock goes back on sale. Canceling twice is fine.
+/// Cancels an order: a pending one gives its held stock back; a placed one is restocked and its
+/// payment refunded. Canceling twice is fine.
 #[utoipa::path(post, path = "/api/v1/orders/{id}/cancel", tag = "orders", security(("session" = [])),
     params(("id" = String, Path)),
     responses((status = 200, body = Order), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody, description = "the order is no longer pending")))]
+        (status = 409, body = ErrorBody, description = "the order failed: there is nothing to cancel")))]
 pub async fn cancel(
     RequireUser(user): RequireUser,
     State(state): State<AppState>,
@@ -99,25 +99,5 @@ pub async fn cancel(
 ) -> Result<Json<Order>, AppError> {
     Ok(Json(
         service::cancel(&state, &user, parse_order_id(&id)?).await?,
-    ))
-}
-
-/// The payment of one of the caller's checkouts: one payment request at the processor for the
-/// total of its orders, with the QR payload a bank app pays. Asking again answers the same one.
-#[utoipa::path(post, path = "/api/v1/checkouts/{checkout_id}/payment", tag = "orders", security(("session" = [])),
-    params(("checkout_id" = String, Path)),
-    responses((status = 200, body = CheckoutPayment), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody, description = "the checkout is no longer waiting for payment"),
-        (status = 503, body = ErrorBody, description = "the payment processor is unavailable")))]
-pub async fn pay(
-    RequireUser(user): RequireUser,
-    State(state): State<AppState>,
-    Path(checkout_id): Path<String>,
-) -> Result<Json<CheckoutPayment>, AppError> {
-    if checkout_id.len() != 32 || !checkout_id.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(AppError::not_found("checkout"));
-    }
-    Ok(Json(
-        app::payments::service::pay_checkout(&state, &user, &checkout_id).await?,
     ))
 }

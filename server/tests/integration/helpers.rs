@@ -247,14 +247,20 @@ impl TestApp {
     }
 
     /// Stops the server and drops the test's databases and Redis keys.
-    pub async fn stop(mut self) {
+    pub async fn stop(self) {
+        let settings = self.halt().await;
+        drop_test_data(&settings).await;
+    }
+
+    /// Stops the server (and its jobs), keeping its data; returns its settings to start it again.
+    pub async fn halt(mut self) -> Settings {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }
         if let Some(server) = self.server.take() {
             let _ = server.await;
         }
-        drop_test_data(&self.settings).await;
+        self.settings.clone()
     }
 }
 

@@ -11,6 +11,7 @@ mod faults;
 mod health;
 mod orders;
 mod pages;
+mod payments;
 mod psp_sandbox;
 mod search;
 mod shards;

@@ -14,16 +14,16 @@ use server::psp_sandbox::emv::PaymentPayload;
 
 use crate::helpers::fresh_settings;
 
-const KEY: &str = "sandbox-test-api-key-0001";
-const SECRET: &str = "sandbox-test-webhook-secret";
+pub(crate) const KEY: &str = "sandbox-test-api-key-0001";
+pub(crate) const SECRET: &str = "sandbox-test-webhook-secret";
 
-struct Running {
-    base: String,
+pub(crate) struct Running {
+    pub(crate) base: String,
     stop: tokio::sync::oneshot::Sender<()>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
-async fn start(settings: &Settings) -> Running {
+pub(crate) async fn start(settings: &Settings) -> Running {
     let sandbox = SandboxServer::build(settings)
         .await
         .expect("the sandbox starts (is the stack up?)");
@@ -36,13 +36,13 @@ async fn start(settings: &Settings) -> Running {
 }
 
 impl Running {
-    async fn stop(self) {
+    pub(crate) async fn stop(self) {
         let _ = self.stop.send(());
         let _ = self.server.await;
     }
 }
 
-fn settings() -> Settings {
+pub(crate) fn settings() -> Settings {
     let mut settings = fresh_settings();
     settings.psp_sandbox.addr = "127.0.0.1:0".parse().unwrap();
     settings.psp_sandbox.api_key = Some(KEY.into());
@@ -79,7 +79,7 @@ async fn read_request(client: &reqwest::Client, base: &str, id: &str) -> Value {
         .unwrap()
 }
 
-async fn pay(
+pub(crate) async fn pay(
     client: &reqwest::Client,
     base: &str,
     payload: &str,
@@ -394,7 +394,7 @@ async fn every_transfer_sends_a_signed_webhook_retried_until_acknowledged_even_a
     server::psp_sandbox::drop_database(&settings).await.unwrap();
 }
 
-async fn set_faults(client: &reqwest::Client, base: &str, faults: Value) -> StatusCode {
+pub(crate) async fn set_faults(client: &reqwest::Client, base: &str, faults: Value) -> StatusCode {
     client
         .put(format!("{base}/v1/sandbox/faults"))
         .bearer_auth(KEY)
