@@ -10,7 +10,7 @@ ALTER TABLE payments
     ADD COLUMN next_poll_at   DATETIME(6)    NULL AFTER expires_at,
     ADD KEY payments_poll (status, next_poll_at),
     ADD KEY payments_checkout (checkout_id),
-    ADD KEY payments_created (created_at, id);
+    ADD KEY payments_created (created_at, order_id);
 
 -- A refund is written here in the same transaction as the decision that owes it, then sent by the
 -- refund job with an idempotency key made of its row: a crash between sending and recording sends

@@ -31,6 +31,7 @@ pub fn AccountMenu() -> impl IntoView {
                     Ok(Some(user)) => view! {
                         {(user.role == Role::Admin).then(|| view! { <a href="/admin/items">"Admin"</a> })}
                         <a href="/orders">"Orders"</a>
+                        <a href="/payments">"Payments"</a>
                         <a href="/account">{user.display_name}</a>
                         <ActionForm action=log_out attr:class="inline-form">
                             <button type="submit" class="link-button light">"Sign out"</button>

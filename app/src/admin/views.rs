@@ -66,6 +66,7 @@ pub fn AdminNav() -> impl IntoView {
             <a href="/admin/items/new">"New item"</a>
             <a href="/admin/categories">"Categories"</a>
             <a href="/admin/orders">"Orders"</a>
+            <a href="/admin/payments">"Payments"</a>
             <a href="/admin/users">"Users"</a>
         </nav>
     }

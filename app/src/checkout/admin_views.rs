@@ -1,5 +1,6 @@
 //! The admin console's orders: every customer's orders, filtered by status, days and customer,
-//! a page at a time; and one order with its holds, its customer and a cancel for a pending one.
+//! a page at a time; and one order with its holds, payment and customer, a cancel for a pending
+//! one and a refund (cancel and restock) for a placed one.
 
 use leptos::form::ActionForm;
 use leptos::prelude::*;
@@ -12,6 +13,7 @@ use super::views::{Countdown, OrderPager, status_label};
 use crate::admin::views::{AdminError, AdminNav, form_error};
 use crate::error::AppError;
 use crate::money::format_amount;
+use crate::payments::views::{RefundList, payment_label};
 use crate::search::views::encode;
 
 const FILTERS: [&str; 4] = ["status", "from", "to", "customer"];
@@ -171,16 +173,33 @@ fn AdminOrderView(detail: AdminOrderDetail, cancel: ServerAction<CancelOrder>) -
     let AdminOrderDetail {
         order,
         holds,
+        payment,
         customer,
         now,
     } = detail;
     let id = order.id.to_string();
+    let refund_id = id.clone();
     let currency = order.currency;
     let customer = match customer {
         Some(user) => format!("{} ({}, {})", user.username, user.display_name, user.email),
         None => format!("deleted account {}", order.customer_id.0),
     };
     let pending = order.status == OrderStatus::Pending;
+    let placed = order.status == OrderStatus::Placed;
+    let payment = match payment {
+        None => view! { <p>"No payment asked for yet."</p> }.into_any(),
+        Some(payment) => view! {
+            <dl class="facts">
+                <dt>"Status"</dt><dd>{payment_label(payment.status)}</dd>
+                <dt>"Share"</dt><dd class="price">{format_amount(payment.amount, currency)}</dd>
+                <dt>"Received for the checkout"</dt>
+                <dd>{format!("{} of {}", format_amount(payment.received, currency), format_amount(payment.checkout_total, currency))}</dd>
+                <dt>"Processor request"</dt><dd>{payment.request_id}</dd>
+            </dl>
+            <RefundList refunds=payment.refunds currency=payment.currency/>
+        }
+        .into_any(),
+    };
     let seconds_left = (order.hold_expires_at - now).num_seconds().max(0);
     let lines = order
         .lines
@@ -226,6 +245,8 @@ fn AdminOrderView(detail: AdminOrderDetail, cancel: ServerAction<CancelOrder>) -
                 <thead><tr><th>"Item"</th><th>"Quantity"</th><th>"Unit price"</th></tr></thead>
                 <tbody>{lines}</tbody>
             </table>
+            <h2>"Payment"</h2>
+            {payment}
             <h2>"Holds"</h2>
             <table class="admin-table">
                 <thead><tr><th>"Item"</th><th>"Units"</th><th>"Status"</th><th>"Expires"</th></tr></thead>
@@ -236,6 +257,12 @@ fn AdminOrderView(detail: AdminOrderDetail, cancel: ServerAction<CancelOrder>) -
                 <ActionForm action=cancel attr:class="inline-form">
                     <input type="hidden" name="id" value=id.clone()/>
                     <button type="submit">"Cancel this order (stock goes back on sale)"</button>
+                </ActionForm>
+            })}
+            {placed.then(|| view! {
+                <ActionForm action=cancel attr:class="inline-form">
+                    <input type="hidden" name="id" value=refund_id.clone()/>
+                    <button type="submit">"Refund: cancel this order (stock goes back on sale)"</button>
                 </ActionForm>
             })}
             <p class="error" role="alert">{move || form_error(cancel.value().get())}</p>

@@ -7,12 +7,15 @@ use serde::{Deserialize, Serialize};
 use super::model::{Checkout, Hold, Order};
 use crate::accounts::model::User;
 use crate::error::AppError;
+use crate::payments::model::Payment;
 
 /// A page of the customer's orders, and the server's clock (countdowns start from it, so the
 /// first render is the same on the server and in the browser).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrdersPage {
     pub orders: Vec<Order>,
+    /// The payments of these orders (an order not yet paid for has none).
+    pub payments: Vec<Payment>,
     /// The cursor of the next (older) page.
     pub next: Option<String>,
     pub now: DateTime<Utc>,
@@ -38,6 +41,7 @@ pub struct AdminOrdersPage {
 pub struct AdminOrderDetail {
     pub order: Order,
     pub holds: Vec<Hold>,
+    pub payment: Option<Payment>,
     pub customer: Option<User>,
     pub now: DateTime<Utc>,
 }
@@ -77,7 +81,10 @@ pub async fn my_orders(after: Option<String>) -> Result<OrdersPage, AppError> {
             ..Default::default()
         })?;
         let page = super::service::orders(&state, &user, &filter).await?;
+        let ids: Vec<_> = page.orders.iter().map(|order| order.id).collect();
+        let payments = crate::payments::service::payments_of(&state, &ids).await?;
         Ok(OrdersPage {
+            payments,
             orders: page.orders,
             next: page.next,
             now: Utc::now(),
@@ -126,9 +133,14 @@ pub async fn admin_order(id: String) -> Result<AdminOrderDetail, AppError> {
         let admin = crate::accounts::service::require_admin(&state, &parts).await?;
         let id = id.parse().map_err(|_| AppError::not_found("order"))?;
         let (order, holds, customer) = super::service::order_for_admin(&state, &admin, id).await?;
+        let payment = crate::payments::service::payments_of(&state, &[id])
+            .await?
+            .into_iter()
+            .next();
         Ok(AdminOrderDetail {
             order,
             holds,
+            payment,
             customer,
             now: Utc::now(),
         })
@@ -136,7 +148,7 @@ pub async fn admin_order(id: String) -> Result<AdminOrderDetail, AppError> {
     result.await.map_err(crate::error::with_status)
 }
 
-/// Cancels a pending order.
+/// Cancels an order: a pending one's holds end; a placed one is restocked and refunded.
 #[server(endpoint = "cancel-order")]
 pub async fn cancel_order(id: String) -> Result<Order, AppError> {
     let result = async {

@@ -1,5 +1,5 @@
-//! The orders page: each order's lines and status, and for a pending one the time its stock is
-//! still held, counting down live.
+//! The orders page: each order's lines, status and payment (with its refunds), and for a pending
+//! one the time its stock is still held, counting down live.
 
 use std::time::Duration;
 
@@ -14,6 +14,8 @@ use crate::admin::views::form_error;
 use crate::catalog::views::ErrorNote;
 use crate::error::AppError;
 use crate::money::format_amount;
+use crate::payments::model::Payment;
+use crate::payments::views::{RefundList, payment_label};
 
 /// The cart page's checkout form: signed-in customers check out; visitors are asked to sign in.
 #[component]
@@ -80,10 +82,14 @@ fn OrderList(page: OrdersPage, cancel: ServerAction<CancelOrder>) -> impl IntoVi
         return view! { <p class="empty">"No orders yet."</p> }.into_any();
     }
     let now = page.now;
+    let payments = page.payments;
     let cards = page
         .orders
         .into_iter()
-        .map(|order| view! { <OrderCard order now cancel/> })
+        .map(|order| {
+            let payment = payments.iter().find(|p| p.order_id == order.id).cloned();
+            view! { <OrderCard order payment now cancel/> }
+        })
         .collect_view();
     view! {
         {cards}
@@ -118,13 +124,23 @@ pub fn status_label(status: OrderStatus) -> &'static str {
 #[component]
 fn OrderCard(
     order: Order,
+    payment: Option<Payment>,
     now: chrono::DateTime<chrono::Utc>,
     cancel: ServerAction<CancelOrder>,
 ) -> impl IntoView {
     let id = order.id.to_string();
+    let refund_id = id.clone();
     let heading = format!("Order {id}");
     let pending = order.status == OrderStatus::Pending;
+    let placed = order.status == OrderStatus::Placed;
+    let pay = format!("/checkout/{}", order.checkout_id);
     let seconds_left = (order.hold_expires_at - now).num_seconds().max(0);
+    let payment = payment.map(|payment| {
+        view! {
+            <p class="payment-line">{format!("Payment: {}", payment_label(payment.status))}</p>
+            <RefundList refunds=payment.refunds currency=payment.currency/>
+        }
+    });
     let lines = order
         .lines
         .iter()
@@ -140,11 +156,19 @@ fn OrderCard(
             <p class="order-status">{status_label(order.status)}</p>
             <ul>{lines}</ul>
             <p class="price">{format!("Total: {}", format_amount(order.total, order.currency))}</p>
+            {payment}
             {pending.then(|| view! {
                 <Countdown seconds=seconds_left/>
+                <p><a href=pay>"Pay now"</a></p>
                 <ActionForm action=cancel attr:class="inline-form">
                     <input type="hidden" name="id" value=id.clone()/>
                     <button type="submit" class="link-button">"Cancel this order"</button>
+                </ActionForm>
+            })}
+            {placed.then(|| view! {
+                <ActionForm action=cancel attr:class="inline-form">
+                    <input type="hidden" name="id" value=refund_id.clone()/>
+                    <button type="submit" class="link-button">"Cancel and get a refund"</button>
                 </ActionForm>
             })}
         </article>

@@ -2,6 +2,7 @@
 //! the two trust each other's messages, paying a checkout, and settling what the processor
 //! received into placed orders and refunds.
 
+pub mod admin_views;
 pub mod model;
 pub mod server_fns;
 pub mod views;

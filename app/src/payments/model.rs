@@ -4,6 +4,10 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::accounts::model::UserId;
+use crate::catalog::model::FieldErrors;
+use crate::checkout::model::OrderCursor;
+use crate::error::AppError;
 use crate::shard::id::OrderId;
 
 /// Where one order's share of a payment is.
@@ -100,6 +104,9 @@ pub struct Refund {
 pub struct Payment {
     #[cfg_attr(feature = "ssr", schema(value_type = String, example = "order-1-7"))]
     pub order_id: OrderId,
+    /// The customer who pays.
+    #[cfg_attr(feature = "ssr", schema(value_type = u64))]
+    pub customer_id: UserId,
     pub checkout_id: String,
     /// The processor's payment request (shared by the checkout's orders).
     pub request_id: String,
@@ -193,6 +200,115 @@ impl CheckoutProgress {
             state,
             orders,
             payments,
+        }
+    }
+}
+
+/// A payment list's query string, as sent: every field optional, empty means absent.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "ssr", into_params(parameter_in = Query))]
+pub struct PaymentFilterInput {
+    /// `pending`, `completed`, `refunded` or `failed`.
+    pub status: Option<String>,
+    /// A customer's username (admins only).
+    pub customer: Option<String>,
+    /// The `next` cursor of the page before.
+    pub after: Option<String>,
+    /// Payments per page, 1 to 100 (20 when absent).
+    pub limit: Option<String>,
+}
+
+/// Which payments a list shows, checked. The list runs newest first; its cursor is the last
+/// payment's creation time and order (a payment is one order's share).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentFilter {
+    pub status: Option<PaymentStatus>,
+    pub customer: Option<String>,
+    pub after: Option<OrderCursor>,
+    pub limit: u32,
+}
+
+impl PaymentFilter {
+    pub const DEFAULT_LIMIT: u32 = 20;
+    pub const MAX_LIMIT: u32 = 100;
+
+    /// Checks every field, naming each invalid one.
+    pub fn parse(input: &PaymentFilterInput) -> Result<Self, AppError> {
+        fn given(value: &Option<String>) -> Option<&str> {
+            value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+        }
+        let mut errors = FieldErrors::default();
+        let status = given(&input.status).and_then(|text| {
+            errors.check(
+                "status",
+                PaymentStatus::parse(text)
+                    .ok_or_else(|| "must be pending, completed, refunded or failed".to_owned()),
+            )
+        });
+        let customer = given(&input.customer).map(str::to_owned);
+        if customer.as_ref().is_some_and(|c| c.chars().count() > 64) {
+            errors.add("customer", "must be a username (at most 64 characters)");
+        }
+        let after = given(&input.after).and_then(|text| errors.check("after", text.parse()));
+        let limit = match given(&input.limit) {
+            None => Some(Self::DEFAULT_LIMIT),
+            Some(text) => errors.check(
+                "limit",
+                text.parse::<u32>()
+                    .ok()
+                    .filter(|n| (1..=Self::MAX_LIMIT).contains(n))
+                    .ok_or_else(|| format!("must be a number from 1 to {}", Self::MAX_LIMIT)),
+            ),
+        };
+        errors.finish()?;
+        Ok(PaymentFilter {
+            status,
+            customer,
+            after,
+            limit: limit.unwrap_or(Self::DEFAULT_LIMIT),
+        })
+    }
+}
+
+/// One page of a payment list, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct PaymentPage {
+    pub payments: Vec<Payment>,
+    /// Pass as `after` for the next page; absent on the last page.
+    pub next: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_invalid_filter_is_named_and_empty_ones_are_absent() {
+        let filter = PaymentFilter::parse(&PaymentFilterInput {
+            status: Some("refunded".into()),
+            customer: Some(" ".into()),
+            ..Default::default()
+        })
+        .expect("valid");
+        assert_eq!(filter.status, Some(PaymentStatus::Refunded));
+        assert_eq!(filter.customer, None);
+        assert_eq!(filter.limit, PaymentFilter::DEFAULT_LIMIT);
+        let refused = PaymentFilter::parse(&PaymentFilterInput {
+            status: Some("paid".into()),
+            after: Some("yesterday".into()),
+            limit: Some("0".into()),
+            ..Default::default()
+        });
+        match refused {
+            Err(AppError::Validation { fields }) => {
+                assert_eq!(
+                    fields.into_keys().collect::<Vec<_>>(),
+                    ["after", "limit", "status"]
+                );
+            }
+            other => panic!("expected a validation error, got {other:?}"),
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use rust_decimal::Decimal;
-use sqlx::MySqlConnection;
+use sqlx::{MySql, MySqlConnection, QueryBuilder};
 
 use super::model::{PaymentStatus, Refund, RefundReason};
 use crate::money::Currency;
@@ -69,6 +69,8 @@ pub struct Share {
     pub status: PaymentStatus,
     pub expires_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
+    /// The customer of its order.
+    pub customer: u64,
 }
 
 type ShareRow = (
@@ -84,9 +86,13 @@ type ShareRow = (
     String,
     NaiveDateTime,
     NaiveDateTime,
+    u64,
 );
-const SHARE_COLUMNS: &str = "id, order_id, checkout_id, processor_request_id, currency, amount, \
-     checkout_total, received, lead_share, status, expires_at, created_at";
+/// A share's columns, with its order's customer.
+const SHARE_COLUMNS: &str = "p.id, p.order_id, p.checkout_id, p.processor_request_id, p.currency, \
+     p.amount, p.checkout_total, p.received, p.lead_share, p.status, p.expires_at, p.created_at, \
+     o.user_id";
+const SHARES: &str = "payments p JOIN orders o ON o.id = p.order_id";
 
 fn share(row: ShareRow) -> Result<Share, sqlx::Error> {
     let (
@@ -102,6 +108,7 @@ fn share(row: ShareRow) -> Result<Share, sqlx::Error> {
         status,
         expires,
         created,
+        customer,
     ) = row;
     Ok(Share {
         id,
@@ -117,6 +124,7 @@ fn share(row: ShareRow) -> Result<Share, sqlx::Error> {
             .ok_or_else(|| decode(format!("unknown payment status {status:?}")))?,
         expires_at: expires.and_utc(),
         created_at: created.and_utc(),
+        customer,
     })
 }
 
@@ -126,7 +134,7 @@ pub async fn shares_of_request(
     request_id: &str,
 ) -> Result<Vec<Share>, sqlx::Error> {
     let rows: Vec<ShareRow> = sqlx::query_as(&format!(
-        "SELECT {SHARE_COLUMNS} FROM payments WHERE processor_request_id = ? ORDER BY id"
+        "SELECT {SHARE_COLUMNS} FROM {SHARES} WHERE p.processor_request_id = ? ORDER BY p.id"
     ))
     .bind(request_id)
     .fetch_all(connection)
@@ -142,7 +150,7 @@ pub async fn share_of_order(
 ) -> Result<Option<Share>, sqlx::Error> {
     let lock = if lock { " FOR UPDATE" } else { "" };
     let row: Option<ShareRow> = sqlx::query_as(&format!(
-        "SELECT {SHARE_COLUMNS} FROM payments WHERE order_id = ?{lock}"
+        "SELECT {SHARE_COLUMNS} FROM {SHARES} WHERE p.order_id = ?{lock}"
     ))
     .bind(order)
     .fetch_optional(connection)
@@ -164,10 +172,50 @@ pub async fn shares_of_orders(
         .collect::<Vec<_>>()
         .join(",");
     let rows: Vec<ShareRow> = sqlx::query_as(&format!(
-        "SELECT {SHARE_COLUMNS} FROM payments WHERE order_id IN ({ids}) ORDER BY id"
+        "SELECT {SHARE_COLUMNS} FROM {SHARES} WHERE p.order_id IN ({ids}) ORDER BY p.id"
     ))
     .fetch_all(connection)
     .await?;
+    rows.into_iter().map(share).collect()
+}
+
+/// Which of a shard's payments to list, newest first.
+#[derive(Debug, Clone, Copy)]
+pub struct ShareSelection {
+    pub customer: Option<u64>,
+    pub status: Option<PaymentStatus>,
+    /// Only payments before this point of the list: created earlier, or at the same moment with a
+    /// lower order row id.
+    pub before: Option<(DateTime<Utc>, u64)>,
+    pub limit: u32,
+}
+
+/// One shard's payments that match, newest first (one query; only the conditions asked for are
+/// in the SQL).
+pub async fn list_shares(
+    connection: &mut MySqlConnection,
+    selection: ShareSelection,
+) -> Result<Vec<Share>, sqlx::Error> {
+    let mut sql =
+        QueryBuilder::<MySql>::new(format!("SELECT {SHARE_COLUMNS} FROM {SHARES} WHERE TRUE"));
+    if let Some(customer) = selection.customer {
+        sql.push(" AND o.user_id = ").push_bind(customer);
+    }
+    if let Some(status) = selection.status {
+        sql.push(" AND p.status = ").push_bind(status.as_str());
+    }
+    if let Some((at, order)) = selection.before {
+        sql.push(" AND (p.created_at < ")
+            .push_bind(at.naive_utc())
+            .push(" OR (p.created_at = ")
+            .push_bind(at.naive_utc())
+            .push(" AND p.order_id < ")
+            .push_bind(order)
+            .push("))");
+    }
+    sql.push(" ORDER BY p.created_at DESC, p.order_id DESC LIMIT ")
+        .push_bind(selection.limit);
+    let rows: Vec<ShareRow> = sql.build_query_as().fetch_all(connection).await?;
     rows.into_iter().map(share).collect()
 }
 

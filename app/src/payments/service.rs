@@ -13,13 +13,18 @@ use qrcode::render::svg;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
-use super::model::{CheckoutPayment, CheckoutProgress, Payment};
-use super::processor::{PaymentProcessor, PaymentRequestInput, ProcessorRequest, ProcessorStatus};
-use super::repo::{self, NewShare, Share};
+use super::model::{
+    CheckoutPayment, CheckoutProgress, Payment, PaymentFilter, PaymentPage, Refund,
+};
+use super::processor::{
+    PaymentProcessor, PaymentRequestInput, ProcessorError, ProcessorRequest, ProcessorStatus,
+};
+use super::repo::{self, NewShare, Share, ShareSelection};
 use super::settle::settle;
 use super::signature::{self, SignatureError};
-use crate::accounts::model::User;
-use crate::checkout::model::OrderStatus;
+use crate::accounts::model::{Role, User, UserId};
+use crate::accounts::service as accounts;
+use crate::checkout::model::{OrderCursor, OrderStatus};
 use crate::checkout::service::find_checkout;
 use crate::error::AppError;
 use crate::shard::ShardId;
@@ -170,13 +175,10 @@ pub async fn payments_of(state: &AppState, orders: &[OrderId]) -> Result<Vec<Pay
     Ok(payments)
 }
 
-fn payment(
-    shard: ShardId,
-    share: &Share,
-    refunds: &[(u64, super::model::Refund)],
-) -> Result<Payment, AppError> {
+fn payment(shard: ShardId, share: &Share, refunds: &[(u64, Refund)]) -> Result<Payment, AppError> {
     Ok(Payment {
         order_id: OrderId::new(shard, share.order).map_err(AppError::internal)?,
+        customer_id: UserId(share.customer),
         checkout_id: share.checkout_id.clone(),
         request_id: share.request_id.clone(),
         status: share.status,
@@ -192,6 +194,85 @@ fn payment(
         expires_at: share.expires_at,
         created_at: share.created_at,
     })
+}
+
+/// A page of payments, newest first: a customer's own, or for an admin every customer's
+/// (`customer` narrows to one username; a customer who sends it is refused).
+pub async fn list_payments(
+    state: &AppState,
+    user: &User,
+    filter: &PaymentFilter,
+) -> Result<PaymentPage, AppError> {
+    let customer = match (user.role, &filter.customer) {
+        (Role::Customer, Some(_)) => {
+            return Err(AppError::Forbidden {
+                message: "only admins filter payments by customer".into(),
+            });
+        }
+        (Role::Customer, None) => Some(user.id),
+        (Role::Admin, None) => None,
+        (Role::Admin, Some(username)) => match accounts::find_by_username(state, username).await? {
+            Some(found) => Some(found.id),
+            None => {
+                return Ok(PaymentPage {
+                    payments: Vec::new(),
+                    next: None,
+                });
+            }
+        },
+    };
+    let found = state
+        .shards
+        .scatter(|shard, database| async move {
+            // By (created, shard, row id), newest first, as the order lists run.
+            let before = filter.after.map(|cursor| {
+                let id = match shard.cmp(&cursor.id.shard()) {
+                    std::cmp::Ordering::Less => u64::MAX,
+                    std::cmp::Ordering::Equal => cursor.id.local(),
+                    std::cmp::Ordering::Greater => 0,
+                };
+                (cursor.created_at, id)
+            });
+            let selection = ShareSelection {
+                customer: customer.map(|c| c.0),
+                status: filter.status,
+                before,
+                limit: filter.limit + 1,
+            };
+            let mut connection = database.acquire().await?;
+            let shares = repo::list_shares(&mut connection, selection)
+                .await
+                .map_err(|e| database.error(e))?;
+            let ids: Vec<u64> = shares.iter().map(|share| share.id).collect();
+            let refunds = repo::refunds_of(&mut connection, &ids)
+                .await
+                .map_err(|e| database.error(e))?;
+            Ok((shares, refunds))
+        })
+        .await;
+    let mut payments = Vec::new();
+    for (shard, result) in found {
+        let (shares, refunds) = result?;
+        for share in &shares {
+            payments.push(payment(shard, share, &refunds)?);
+        }
+    }
+    payments.sort_by(|a, b| {
+        b.created_at
+            .cmp(&a.created_at)
+            .then(b.order_id.cmp(&a.order_id))
+    });
+    let limit = usize::try_from(filter.limit).unwrap_or(usize::MAX);
+    let next = (payments.len() > limit).then(|| {
+        let last = &payments[limit - 1];
+        OrderCursor {
+            created_at: last.created_at,
+            id: last.order_id,
+        }
+        .to_string()
+    });
+    payments.truncate(limit);
+    Ok(PaymentPage { payments, next })
 }
 
 /// A checkout's orders and their payments, as the waiting customer sees them.
@@ -302,8 +383,16 @@ pub async fn poll_due(state: &AppState) -> Result<usize, AppError> {
         requests.extend(claimed.into_iter().map(|(_, request)| request));
     }
     for request in &requests {
-        let reported = processor.request(request).await?;
-        settle(state, &reported).await?;
+        // One request the processor refuses (or that cannot be settled) must not hold up the
+        // others; a processor that is down ends the pass (the breaker answers at once anyway).
+        let outcome = match processor.request(request).await {
+            Ok(reported) => settle(state, &reported).await,
+            Err(error @ ProcessorError::Unavailable { .. }) => return Err(error.into()),
+            Err(error) => Err(error.into()),
+        };
+        if let Err(error) = outcome {
+            tracing::warn!(request, %error, "payment not settled by the poller");
+        }
     }
     Ok(requests.len())
 }

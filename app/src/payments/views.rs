@@ -1,18 +1,22 @@
 //! `/checkout/{id}`: paying a checkout. The QR code (an SVG made on the server), the payload as
 //! text for a bank app that takes it pasted, the amount, the time left, and the status, polled
-//! every two seconds until the order is placed or the checkout ends.
+//! every two seconds until the order is placed or the checkout ends. And `/payments`, the
+//! customer's payment history with its refunds.
 
 use std::time::Duration;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
 
-use super::model::{CheckoutPayment, CheckoutProgress, CheckoutState};
-use super::server_fns::{PlaceCheckout, follow_checkout, pay_for_checkout};
+use super::model::{
+    CheckoutPayment, CheckoutProgress, CheckoutState, PaymentPage, PaymentStatus, Refund,
+    RefundReason,
+};
+use super::server_fns::{PlaceCheckout, follow_checkout, my_payments, pay_for_checkout};
 use crate::admin::views::form_error;
 use crate::catalog::views::ErrorNote;
-use crate::checkout::views::{Countdown, status_label};
+use crate::checkout::views::{Countdown, OrderPager, status_label};
 use crate::error::AppError;
 use crate::money::format_amount;
 
@@ -152,4 +156,111 @@ fn QrPanel(
             </div>
         </div>
     }
+}
+
+/// A word for a payment's status, for people.
+pub fn payment_label(status: PaymentStatus) -> &'static str {
+    match status {
+        PaymentStatus::Pending => "waiting for payment",
+        PaymentStatus::Completed => "paid",
+        PaymentStatus::Refunded => "refunded",
+        PaymentStatus::Failed => "not paid",
+    }
+}
+
+/// A refund's reason, for people.
+pub fn refund_label(reason: RefundReason) -> &'static str {
+    match reason {
+        RefundReason::NotPlaced => "the items were no longer held",
+        RefundReason::Canceled => "the order was canceled",
+        RefundReason::Excess => "paid more than the total",
+        RefundReason::Underpaid => "paid less than the total in time",
+    }
+}
+
+/// A payment's refunds, one line each.
+#[component]
+pub fn RefundList(refunds: Vec<Refund>, currency: String) -> impl IntoView {
+    let lines = refunds
+        .into_iter()
+        .map(|refund| {
+            let amount = currency
+                .parse()
+                .map(|c| format_amount(refund.amount, c))
+                .unwrap_or_else(|_| format!("{} {currency}", refund.amount));
+            let state = if refund.sent {
+                "refunded"
+            } else {
+                "refund on its way"
+            };
+            view! { <li>{format!("{amount} {state}: {}", refund_label(refund.reason))}</li> }
+        })
+        .collect_view();
+    view! { <ul class="refunds">{lines}</ul> }
+}
+
+/// `/payments`: the customer's payment history, newest first.
+#[component]
+pub fn PaymentsPage() -> impl IntoView {
+    let query = use_query_map();
+    let payments = Resource::new(move || query.read().get("after"), my_payments);
+    view! {
+        <Title text="Your payments — Surge"/>
+        <section class="panel">
+            <h1>"Your payments"</h1>
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match payments.await {
+                        Ok(page) => view! { <PaymentHistory page/> }.into_any(),
+                        Err(AppError::Unauthorized { .. }) => view! {
+                            <p><a href="/login?next=/payments">"Sign in"</a> " to see your payments."</p>
+                        }
+                        .into_any(),
+                        Err(error) => view! { <ErrorNote error/> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn PaymentHistory(page: PaymentPage) -> impl IntoView {
+    let paged = use_query_map().read_untracked().get("after").is_some();
+    if page.payments.is_empty() && !paged {
+        return view! { <p class="empty">"No payments yet."</p> }.into_any();
+    }
+    let rows = page
+        .payments
+        .into_iter()
+        .map(|payment| {
+            let amount = payment
+                .currency
+                .parse()
+                .map(|c| format_amount(payment.amount, c))
+                .unwrap_or_else(|_| payment.amount.to_string());
+            let waiting = payment.status == PaymentStatus::Pending;
+            let pay = format!("/checkout/{}", payment.checkout_id);
+            view! {
+                <tr>
+                    <td>{payment.created_at.format("%Y-%m-%d %H:%M UTC").to_string()}</td>
+                    <td>{format!("Order {}", payment.order_id)}</td>
+                    <td class="price">{amount}</td>
+                    <td>
+                        {payment_label(payment.status)}
+                        {waiting.then(|| view! { " · " <a href=pay>"Pay now"</a> })}
+                        <RefundList refunds=payment.refunds currency=payment.currency/>
+                    </td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <table class="admin-table">
+            <thead><tr><th>"Date"</th><th>"For"</th><th>"Amount"</th><th>"Status"</th></tr></thead>
+            <tbody>{rows}</tbody>
+        </table>
+        <OrderPager base="/payments?".to_owned() next=page.next paged/>
+    }
+    .into_any()
 }

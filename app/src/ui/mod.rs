@@ -13,7 +13,8 @@ use crate::cart::views::CartPage;
 use crate::catalog::views::{CategoryPage, HomePage, ItemPage};
 use crate::checkout::admin_views::{AdminOrderPage, AdminOrdersPage};
 use crate::checkout::views::OrdersPageView;
-use crate::payments::views::PayPage;
+use crate::payments::admin_views::AdminPaymentsPage;
+use crate::payments::views::{PayPage, PaymentsPage};
 use crate::search::views::SearchPage;
 use layout::{Footer, Header, NotFound};
 
@@ -82,12 +83,14 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("cart") view=CartPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("orders") view=OrdersPageView ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("checkout"), ParamSegment("id")) view=PayPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("payments") view=PaymentsPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("login") view=LoginPage/>
                     <Route path=StaticSegment("register") view=RegisterPage/>
                     <Route path=StaticSegment("account") view=AccountPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("admin"), StaticSegment("users")) view=AdminUsersPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("admin"), StaticSegment("orders")) view=AdminOrdersPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("admin"), StaticSegment("orders"), ParamSegment("id")) view=AdminOrderPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("admin"), StaticSegment("payments")) view=AdminPaymentsPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("admin"), StaticSegment("categories")) view=AdminCategoriesPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("admin"), StaticSegment("items")) view=AdminItemsPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("admin"), StaticSegment("items"), StaticSegment("new")) view=AdminNewItemPage ssr=SsrMode::Async/>

@@ -79,6 +79,7 @@ impl Modify for SessionScheme {
         payments::progress,
         payments::place,
         payments::webhook,
+        payments::list,
     ),
     components(schemas(ErrorBody)),
     modifiers(&SessionScheme),
@@ -142,6 +143,7 @@ pub fn router(body_limit_bytes: usize) -> Router<AppState> {
             "/checkouts/{checkout_id}/place",
             axum::routing::post(payments::place),
         )
+        .route("/payments", get(payments::list))
         .route("/payments/webhook", axum::routing::post(payments::webhook))
         .route("/orders", get(orders::list))
         .route("/orders/{id}", get(orders::get))

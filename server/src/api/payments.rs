@@ -2,7 +2,9 @@
 //! webhook.
 
 use app::error::AppError;
-use app::payments::model::{CheckoutPayment, CheckoutProgress};
+use app::payments::model::{
+    CheckoutPayment, CheckoutProgress, PaymentFilter, PaymentFilterInput, PaymentPage,
+};
 use app::payments::service;
 use app::state::AppState;
 use axum::Json;
@@ -12,7 +14,7 @@ use http::HeaderMap;
 use serde_json::{Value, json};
 
 use super::ErrorBody;
-use super::extract::RequireUser;
+use super::extract::{ApiQuery, RequireUser};
 
 /// A checkout ID is 32 hex digits; anything else cannot be one of the caller's.
 fn checkout_id(text: String) -> Result<String, AppError> {
@@ -86,4 +88,21 @@ pub async fn webhook(
         .and_then(|value| value.to_str().ok());
     service::receive_webhook(&state, signature, &body).await?;
     Ok(Json(json!({ "received": true })))
+}
+
+/// Payments across every shard, newest first, a page at a time: a customer's own (their payment
+/// history); for an admin, every customer's (`customer` narrows to one username). Follow `next`
+/// with `after` for older ones.
+#[utoipa::path(get, path = "/api/v1/payments", tag = "payments", security(("session" = [])),
+    params(PaymentFilterInput),
+    responses((status = 200, body = PaymentPage), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody, description = "a customer filtering by customer"),
+        (status = 422, body = ErrorBody, description = "every invalid filter, named")))]
+pub async fn list(
+    RequireUser(user): RequireUser,
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<PaymentFilterInput>,
+) -> Result<Json<PaymentPage>, AppError> {
+    let filter = PaymentFilter::parse(&query)?;
+    Ok(Json(service::list_payments(&state, &user, &filter).await?))
 }

@@ -494,3 +494,73 @@ async fn a_payment_confirmed_while_the_server_is_down_is_placed_after_its_restar
     }
     world.end().await;
 }
+
+#[tokio::test]
+async fn payments_are_listed_for_their_customer_and_for_admins_with_filters_and_pages() {
+    let world = world(120).await;
+    let (token, checkout, payment, _) = world.checkout("listed").await;
+    pay(
+        &world.app.client,
+        &world.sandbox.base,
+        payment["qr_payload"].as_str().unwrap(),
+        "110.50",
+    )
+    .await;
+    world.until(&token, &checkout, "placed", 5).await;
+    let list = |token: String, query: &str| {
+        let request = world
+            .app
+            .client
+            .get(world.app.url(&format!("/api/v1/payments{query}")))
+            .bearer_auth(token);
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status(), response.json::<Value>().await.unwrap())
+        }
+    };
+    // The customer's history: both shares, newest first, a page at a time.
+    let (status, first) = list(token.clone(), "?limit=1").await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert_eq!(first["payments"].as_array().unwrap().len(), 1);
+    let next = first["next"].as_str().unwrap().to_owned();
+    let (_, second) = list(token.clone(), &format!("?limit=1&after={next}")).await;
+    assert_eq!(second["payments"].as_array().unwrap().len(), 1);
+    assert!(second["next"].is_null(), "{second}");
+    assert_ne!(
+        first["payments"][0]["order_id"],
+        second["payments"][0]["order_id"]
+    );
+    let (status, _) = list(token.clone(), "?customer=someone").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = list(token.clone(), "?status=paid&limit=0").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        body["fields"]["status"].is_array() && body["fields"]["limit"].is_array(),
+        "{body}"
+    );
+
+    // Another customer sees none of them; the admin sees them, by status and by customer.
+    let other = customers(&world.app.state, "listedother", 1)
+        .await
+        .remove(0);
+    let (_, theirs) = list(other.1.clone(), "").await;
+    assert_eq!(theirs["payments"].as_array().unwrap().len(), 0);
+    let admin = world.app.admin_token.clone().unwrap();
+    let (_, completed) = list(admin.clone(), "?status=completed").await;
+    assert_eq!(
+        completed["payments"].as_array().unwrap().len(),
+        2,
+        "{completed}"
+    );
+    let (_, refunded) = list(admin.clone(), "?status=refunded").await;
+    assert_eq!(refunded["payments"].as_array().unwrap().len(), 0);
+    let (_, by_customer) = list(admin.clone(), "?customer=listed0&status=completed").await;
+    assert_eq!(
+        by_customer["payments"].as_array().unwrap().len(),
+        2,
+        "{by_customer}"
+    );
+    let (_, nobody) = list(admin.clone(), "?customer=nobody-by-this-name").await;
+    assert_eq!(nobody["payments"].as_array().unwrap().len(), 0);
+    world.end().await;
+}
