@@ -11,6 +11,7 @@ use crate::accounts::model::UserId;
 use crate::catalog::model::FieldErrors;
 use crate::error::AppError;
 use crate::money::Currency;
+use crate::shard::ShardId;
 use crate::shard::id::{ItemId, OrderId};
 
 /// Where an order is in its life.
@@ -152,6 +153,46 @@ impl OrderCursor {
             id: order.id,
         }
     }
+
+    /// Where the list goes on within one shard's rows: before (`created_at`, row id). A list
+    /// runs by (created, shard, row id), newest first, so on a shard before the cursor's, rows of
+    /// the cursor's moment still come; on one after it, they came already.
+    pub fn bound_on(&self, shard: ShardId) -> (DateTime<Utc>, u64) {
+        let id = match shard.cmp(&self.id.shard()) {
+            std::cmp::Ordering::Less => u64::MAX,
+            std::cmp::Ordering::Equal => self.id.local(),
+            std::cmp::Ordering::Greater => 0,
+        };
+        (self.created_at, id)
+    }
+}
+
+/// What every keyset-paged list takes besides its own filters: a customer's username (admins
+/// only), the cursor of the page before, and a page size. Each invalid one is added to `errors`.
+pub fn page_params(
+    errors: &mut FieldErrors,
+    customer: Option<&str>,
+    after: Option<&str>,
+    limit: Option<&str>,
+) -> (Option<String>, Option<OrderCursor>, u32) {
+    const DEFAULT_LIMIT: u32 = 20;
+    const MAX_LIMIT: u32 = 100;
+    let customer = customer.map(str::to_owned);
+    if customer.as_ref().is_some_and(|c| c.chars().count() > 64) {
+        errors.add("customer", "must be a username (at most 64 characters)");
+    }
+    let after = after.and_then(|text| errors.check("after", text.parse()));
+    let limit = match limit {
+        None => Some(DEFAULT_LIMIT),
+        Some(text) => errors.check(
+            "limit",
+            text.parse::<u32>()
+                .ok()
+                .filter(|n| (1..=MAX_LIMIT).contains(n))
+                .ok_or_else(|| format!("must be a number from 1 to {MAX_LIMIT}")),
+        ),
+    };
+    (customer, after, limit.unwrap_or(DEFAULT_LIMIT))
 }
 
 /// `<microseconds since 1970>.<order ID>`: opaque to clients.
@@ -210,9 +251,6 @@ pub struct OrderFilter {
 }
 
 impl OrderFilter {
-    pub const DEFAULT_LIMIT: u32 = 20;
-    pub const MAX_LIMIT: u32 = 100;
-
     /// Checks every field, naming each invalid one.
     pub fn parse(input: &OrderFilterInput) -> Result<Self, AppError> {
         fn given(value: &Option<String>) -> Option<&str> {
@@ -238,21 +276,12 @@ impl OrderFilter {
         {
             errors.add("to", "must not be before `from`");
         }
-        let customer = given(&input.customer).map(str::to_owned);
-        if customer.as_ref().is_some_and(|c| c.chars().count() > 64) {
-            errors.add("customer", "must be a username (at most 64 characters)");
-        }
-        let after = given(&input.after).and_then(|text| errors.check("after", text.parse()));
-        let limit = match given(&input.limit) {
-            None => Some(Self::DEFAULT_LIMIT),
-            Some(text) => errors.check(
-                "limit",
-                text.parse::<u32>()
-                    .ok()
-                    .filter(|n| (1..=Self::MAX_LIMIT).contains(n))
-                    .ok_or_else(|| format!("must be a number from 1 to {}", Self::MAX_LIMIT)),
-            ),
-        };
+        let (customer, after, limit) = page_params(
+            &mut errors,
+            given(&input.customer),
+            given(&input.after),
+            given(&input.limit),
+        );
         errors.finish()?;
         Ok(OrderFilter {
             status: status.flatten(),
@@ -260,7 +289,7 @@ impl OrderFilter {
             to,
             customer,
             after,
-            limit: limit.unwrap_or(Self::DEFAULT_LIMIT),
+            limit,
         })
     }
 }
@@ -313,7 +342,7 @@ mod tests {
             to: None,
             customer: None,
             after: None,
-            limit: OrderFilter::DEFAULT_LIMIT,
+            limit: 20,
         };
         assert_eq!(filter, every_order);
     }

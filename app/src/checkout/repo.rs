@@ -14,6 +14,14 @@ fn decode(message: impl Into<String>) -> sqlx::Error {
     sqlx::Error::Decode(message.into().into())
 }
 
+/// Row ids as an SQL list (`1,2,3`) for `IN (...)`: numbers only, nothing to escape.
+pub fn id_list(ids: impl IntoIterator<Item = u64>) -> String {
+    ids.into_iter()
+        .map(|id| id.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// Takes `quantity` units of an item if that many are there; returns whether it did. One
 /// conditional UPDATE: the row lock serialises buyers, and stock cannot go below zero.
 pub async fn take_stock(
@@ -83,11 +91,7 @@ pub async fn categories_of(
     if items.is_empty() {
         return Ok(Vec::new());
     }
-    let ids = items
-        .iter()
-        .map(u64::to_string)
-        .collect::<Vec<_>>()
-        .join(",");
+    let ids = id_list(items.iter().copied());
     sqlx::query_as(&format!(
         "SELECT id, category_id FROM items WHERE id IN ({ids}) ORDER BY id"
     ))
@@ -310,11 +314,7 @@ async fn with_lines(
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    let ids = rows
-        .iter()
-        .map(|row| row.0.to_string())
-        .collect::<Vec<_>>()
-        .join(",");
+    let ids = id_list(rows.iter().map(|row| row.0));
     let lines: Vec<(u64, u64, String, i32, Decimal)> = sqlx::query_as(&format!(
         "SELECT order_id, item_id, name, quantity, unit_price FROM order_items WHERE order_id IN ({ids}) ORDER BY item_id"
     ))

@@ -814,16 +814,7 @@ async fn list(
     let found = state
         .shards
         .scatter(|shard, database| async move {
-            // The list runs by (created, shard, row id), newest first: on a shard before the
-            // cursor's, orders of the cursor's moment still come; on one after it, they came.
-            let before = filter.after.map(|cursor| {
-                let id = match shard.cmp(&cursor.id.shard()) {
-                    std::cmp::Ordering::Less => u64::MAX,
-                    std::cmp::Ordering::Equal => cursor.id.local(),
-                    std::cmp::Ordering::Greater => 0,
-                };
-                (cursor.created_at, id)
-            });
+            let before = filter.after.map(|cursor| cursor.bound_on(shard));
             let selection = OrderSelection {
                 customer: customer.map(|c| c.0),
                 status: filter.status,

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::accounts::model::UserId;
 use crate::catalog::model::FieldErrors;
-use crate::checkout::model::OrderCursor;
+use crate::checkout::model::{OrderCursor, page_params};
 use crate::error::AppError;
 use crate::shard::id::OrderId;
 
@@ -230,9 +230,6 @@ pub struct PaymentFilter {
 }
 
 impl PaymentFilter {
-    pub const DEFAULT_LIMIT: u32 = 20;
-    pub const MAX_LIMIT: u32 = 100;
-
     /// Checks every field, naming each invalid one.
     pub fn parse(input: &PaymentFilterInput) -> Result<Self, AppError> {
         fn given(value: &Option<String>) -> Option<&str> {
@@ -246,27 +243,18 @@ impl PaymentFilter {
                     .ok_or_else(|| "must be pending, completed, refunded or failed".to_owned()),
             )
         });
-        let customer = given(&input.customer).map(str::to_owned);
-        if customer.as_ref().is_some_and(|c| c.chars().count() > 64) {
-            errors.add("customer", "must be a username (at most 64 characters)");
-        }
-        let after = given(&input.after).and_then(|text| errors.check("after", text.parse()));
-        let limit = match given(&input.limit) {
-            None => Some(Self::DEFAULT_LIMIT),
-            Some(text) => errors.check(
-                "limit",
-                text.parse::<u32>()
-                    .ok()
-                    .filter(|n| (1..=Self::MAX_LIMIT).contains(n))
-                    .ok_or_else(|| format!("must be a number from 1 to {}", Self::MAX_LIMIT)),
-            ),
-        };
+        let (customer, after, limit) = page_params(
+            &mut errors,
+            given(&input.customer),
+            given(&input.after),
+            given(&input.limit),
+        );
         errors.finish()?;
         Ok(PaymentFilter {
             status,
             customer,
             after,
-            limit: limit.unwrap_or(Self::DEFAULT_LIMIT),
+            limit,
         })
     }
 }
@@ -294,7 +282,7 @@ mod tests {
         .expect("valid");
         assert_eq!(filter.status, Some(PaymentStatus::Refunded));
         assert_eq!(filter.customer, None);
-        assert_eq!(filter.limit, PaymentFilter::DEFAULT_LIMIT);
+        assert_eq!(filter.limit, 20);
         let refused = PaymentFilter::parse(&PaymentFilterInput {
             status: Some("paid".into()),
             after: Some("yesterday".into()),

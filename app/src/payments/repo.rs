@@ -5,6 +5,7 @@ use rust_decimal::Decimal;
 use sqlx::{MySql, MySqlConnection, QueryBuilder};
 
 use super::model::{PaymentStatus, Refund, RefundReason};
+use crate::checkout::repo::id_list;
 use crate::money::Currency;
 
 fn decode(message: impl Into<String>) -> sqlx::Error {
@@ -166,11 +167,7 @@ pub async fn shares_of_orders(
     if orders.is_empty() {
         return Ok(Vec::new());
     }
-    let ids = orders
-        .iter()
-        .map(u64::to_string)
-        .collect::<Vec<_>>()
-        .join(",");
+    let ids = id_list(orders.iter().copied());
     let rows: Vec<ShareRow> = sqlx::query_as(&format!(
         "SELECT {SHARE_COLUMNS} FROM {SHARES} WHERE p.order_id IN ({ids}) ORDER BY p.id"
     ))
@@ -262,11 +259,7 @@ pub async fn claim_due_polls(
     if due.is_empty() {
         return Ok(due);
     }
-    let ids = due
-        .iter()
-        .map(|(id, _)| id.to_string())
-        .collect::<Vec<_>>()
-        .join(",");
+    let ids = id_list(due.iter().map(|(id, _)| *id));
     sqlx::query(&format!(
         "UPDATE payments SET next_poll_at = ? WHERE id IN ({ids})"
     ))
@@ -327,11 +320,7 @@ pub async fn refunds_of(
     if payments.is_empty() {
         return Ok(Vec::new());
     }
-    let ids = payments
-        .iter()
-        .map(u64::to_string)
-        .collect::<Vec<_>>()
-        .join(",");
+    let ids = id_list(payments.iter().copied());
     let rows: Vec<(u64, String, Decimal, String, NaiveDateTime)> = sqlx::query_as(&format!(
         "SELECT payment_id, reason, amount, status, created_at FROM payment_refunds \
          WHERE payment_id IN ({ids}) ORDER BY id"

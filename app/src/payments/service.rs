@@ -224,15 +224,7 @@ pub async fn list_payments(
     let found = state
         .shards
         .scatter(|shard, database| async move {
-            // By (created, shard, row id), newest first, as the order lists run.
-            let before = filter.after.map(|cursor| {
-                let id = match shard.cmp(&cursor.id.shard()) {
-                    std::cmp::Ordering::Less => u64::MAX,
-                    std::cmp::Ordering::Equal => cursor.id.local(),
-                    std::cmp::Ordering::Greater => 0,
-                };
-                (cursor.created_at, id)
-            });
+            let before = filter.after.map(|cursor| cursor.bound_on(shard));
             let selection = ShareSelection {
                 customer: customer.map(|c| c.0),
                 status: filter.status,

@@ -168,6 +168,24 @@ impl World {
     }
 }
 
+/// The ID of the checkout's order that holds `item` (each shard's order has one item here).
+fn order_of(progress: &Value, item: &Value) -> String {
+    let orders = progress["orders"].as_array().unwrap();
+    let order = orders
+        .iter()
+        .find(|o| o["lines"][0]["item_id"] == item["id"])
+        .unwrap();
+    order["id"].as_str().unwrap().to_owned()
+}
+
+/// Cancels an order through the API.
+async fn cancel(world: &World, token: &str, order: &str) -> (StatusCode, Value) {
+    let url = world.app.url(&format!("/api/v1/orders/{order}/cancel"));
+    let response = world.app.client.post(url).bearer_auth(token);
+    let response = response.send().await.unwrap();
+    (response.status(), response.json().await.unwrap())
+}
+
 fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
@@ -367,28 +385,9 @@ async fn a_two_shard_checkout_with_one_shard_s_holds_ended_places_the_other_and_
     let (token, checkout, payment, items) = world.checkout("split").await;
     // The lamp's shard lost its holds (its order failed: say an admin canceled it).
     let (_, progress) = world.call("GET", &token, &checkout, "payment").await;
-    let lamp_order = progress["orders"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|o| o["lines"][0]["item_id"] == items[0]["id"])
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let response = world
-        .app
-        .client
-        .post(
-            world
-                .app
-                .url(&format!("/api/v1/orders/{lamp_order}/cancel")),
-        )
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
+    let lamp_order = order_of(&progress, &items[0]);
+    let (status, _) = cancel(&world, &token, &lamp_order).await;
+    assert_eq!(status, StatusCode::OK);
     pay(
         &world.app.client,
         &world.sandbox.base,
@@ -426,26 +425,10 @@ async fn canceling_a_placed_order_restocks_it_and_refunds_its_share() {
     )
     .await;
     let progress = world.until(&token, &checkout, "placed", 5).await;
-    let rug_order = progress["orders"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|o| o["lines"][0]["item_id"] == items[1]["id"])
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let rug_order = order_of(&progress, &items[1]);
     for _ in 0..2 {
-        let response = world
-            .app
-            .client
-            .post(world.app.url(&format!("/api/v1/orders/{rug_order}/cancel")))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::OK, "canceling twice is fine");
-        let order: Value = response.json().await.unwrap();
+        let (status, order) = cancel(&world, &token, &rug_order).await;
+        assert_eq!(status, StatusCode::OK, "canceling twice is fine");
         assert_eq!(order["status"], "canceled");
     }
     assert_eq!(world.stock(&items[1]).await, 5, "restocked");
@@ -562,5 +545,74 @@ async fn payments_are_listed_for_their_customer_and_for_admins_with_filters_and_
     );
     let (_, nobody) = list(admin.clone(), "?customer=nobody-by-this-name").await;
     assert_eq!(nobody["payments"].as_array().unwrap().len(), 0);
+    world.end().await;
+}
+
+#[tokio::test]
+async fn a_slow_processor_trips_the_breaker_and_the_unpaid_holds_end_on_time() {
+    let sandbox_settings = sandbox_settings();
+    let sandbox = start(&sandbox_settings).await;
+    let mut shop = fresh_settings();
+    shop.checkout.hold_seconds = 3;
+    shop.payments.processor_url = sandbox.base.clone();
+    shop.payments.api_key = Some(KEY.into());
+    shop.payments.timeout_ms = 300;
+    shop.payments.breaker_failures = 2;
+    shop.payments.breaker_open_ms = 1500;
+    let app = spawn_with(shop, true).await;
+    let world = World {
+        app,
+        sandbox,
+        sandbox_settings,
+    };
+    let category = world.app.create_category("Slow A").await;
+    let kite = world
+        .app
+        .create_item(&category, "Slow Kite", "9.00", 4)
+        .await;
+    let buyer = customers(&world.app.state, "slow", 1).await.remove(0);
+    fill_cart(&world.app.state, buyer.0, &[(&kite, 2)]).await;
+    let (_, checkout) = check_out(&world.app, &buyer.1, "slow-key-1").await;
+    let checkout = checkout["checkout_id"].as_str().unwrap().to_owned();
+    set_faults(
+        &world.app.client,
+        &world.sandbox.base,
+        json!({ "latency_ms": 2000 }),
+    )
+    .await;
+    // Two calls time out; then the breaker answers at once, with a clear message.
+    for _ in 0..2 {
+        let (status, body) = world.call("POST", &buyer.1, &checkout, "payment").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .contains("no answer in time"),
+            "{body}"
+        );
+    }
+    let started = std::time::Instant::now();
+    let (status, body) = world.call("POST", &buyer.1, &checkout, "payment").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(started.elapsed() < Duration::from_millis(250), "fails fast");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("payment processor"),
+        "{body}"
+    );
+    // Nothing was paid: the holds end on time and the stock is back.
+    world.until(&buyer.1, &checkout, "ended", 10).await;
+    assert_eq!(world.stock(&kite).await, 4);
+    // The processor recovers, and so does the breaker: a new checkout pays.
+    set_faults(&world.app.client, &world.sandbox.base, json!({})).await;
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    fill_cart(&world.app.state, buyer.0, &[(&kite, 1)]).await;
+    let (_, again) = check_out(&world.app, &buyer.1, "slow-key-2").await;
+    let again = again["checkout_id"].as_str().unwrap();
+    let (status, body) = world.call("POST", &buyer.1, again, "payment").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     world.end().await;
 }
