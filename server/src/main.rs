@@ -75,11 +75,35 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         duration_s: u64,
     },
+    /// Load scenarios against a shop of their own (own databases, own sandbox processor), each
+    /// bounded in time and count, on loopback; each ends with the audit.
+    Load {
+        #[command(subcommand)]
+        scenario: LoadScenario,
+    },
     /// Drop every database of the configured prefix (ALL ITS DATA) and create them empty.
     Reset {
         /// Required: this deletes data.
         #[arg(long)]
         yes: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum LoadScenario {
+    /// Buyers arrive within seconds for one item with a small stock; each adds it to the cart,
+    /// checks out and pays. Fails unless exactly the stock is sold and the audit is clean.
+    FlashSale {
+        #[arg(long, default_value_t = 10_000)]
+        buyers: usize,
+        #[arg(long, default_value_t = 100)]
+        stock: u32,
+        /// Seconds within which every buyer arrives.
+        #[arg(long, default_value_t = 5)]
+        arrival_s: u64,
+        /// Connections to the shop at most.
+        #[arg(long, default_value_t = 1000)]
+        connections: usize,
     },
 }
 
@@ -206,6 +230,23 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 duration: std::time::Duration::from_secs(duration_s.max(1)),
             };
             server::bench::checkout::run(&settings, options).await?;
+        }
+        Command::Load {
+            scenario:
+                LoadScenario::FlashSale {
+                    buyers,
+                    stock,
+                    arrival_s,
+                    connections,
+                },
+        } => {
+            let options = server::bench::flash_sale::FlashSaleOptions {
+                buyers: buyers.max(1),
+                stock: stock.max(1),
+                arrival: std::time::Duration::from_secs(arrival_s),
+                connections: connections.max(1),
+            };
+            server::bench::flash_sale::run(&settings, options).await?;
         }
         Command::Reset { yes } => {
             anyhow::ensure!(yes, "reset deletes every database of the prefix: add --yes");

@@ -1,10 +1,12 @@
-//! The benchmarks behind `surge bench-catalog` and `surge bench-checkout`. Each one works on
+//! The benchmarks behind `surge bench-catalog`, `surge bench-checkout` and `surge load
+//! flash-sale`. Each one works on
 //! databases and Redis keys of its own (a fresh prefix on the configured servers), starts a server
 //! in this process on a free loopback port, drives it with a fixed number of concurrent clients
 //! for a fixed time per phase, prints a Markdown table, and drops what it made.
 
 pub mod catalog;
 pub mod checkout;
+pub mod flash_sale;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -39,6 +41,20 @@ impl Figures {
         }
         let rank = ((self.latencies.len() as f64 - 1.0) * p).round() as usize;
         self.latencies[rank.min(self.latencies.len() - 1)]
+    }
+
+    /// `| per second | p50 ms | p90 ms | p99 ms | max ms | errors |`
+    pub fn cells_with_p90(&self) -> String {
+        let per_second = self.requests as f64 / self.elapsed.as_secs_f64().max(f64::EPSILON);
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        format!(
+            "| {per_second:.0} | {:.1} | {:.1} | {:.1} | {:.1} | {} |",
+            ms(self.percentile(0.50)),
+            ms(self.percentile(0.90)),
+            ms(self.percentile(0.99)),
+            ms(self.latencies.last().copied().unwrap_or_default()),
+            self.errors
+        )
     }
 
     /// `| per second | p50 ms | p99 ms | max ms | errors |`

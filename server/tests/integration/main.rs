@@ -9,6 +9,7 @@ mod catalog;
 mod checkout;
 mod faults;
 mod health;
+mod load;
 mod orders;
 mod pages;
 mod payments;
