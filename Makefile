@@ -6,12 +6,14 @@
 #   make stop   stop the local stack
 #   make bench-catalog   search and item-page figures at 10,000 and 100,000 items (release build)
 #   make bench-checkout  checkouts per second on one hot item and on many (release build)
+#   make load-flash-sale 10,000 buyers for 100 units, through payment (release build)
 SHELL := /bin/bash
 ENV := source scripts/lib.sh &&
 # See build-debug: makes the next cargo-leptos build rebuild the workspace's own crates.
 FRESH_CRATES := touch app/src/lib.rs frontend/src/lib.rs server/src/main.rs
 
-.PHONY: run test lint stop stack build-debug test-rust test-e2e bench-catalog bench-checkout
+.PHONY: run test lint stop stack build-debug test-rust test-e2e bench-catalog bench-checkout \
+	load-flash-sale
 
 run:
 	scripts/setup.sh build
@@ -64,3 +66,9 @@ bench-checkout:
 	scripts/stack.sh start
 	$(ENV) cargo build --release -p server --bin surge
 	$(ENV) SURGE_LOG__FILTER=warn "$$CARGO_TARGET_DIR/release/surge" bench-checkout
+
+load-flash-sale:
+	scripts/setup.sh build
+	scripts/stack.sh start
+	$(ENV) cargo build --release -p server --bin surge
+	$(ENV) SURGE_LOG__FILTER=warn "$$CARGO_TARGET_DIR/release/surge" load flash-sale

@@ -460,6 +460,7 @@ pub async fn apply_event(state: &AppState, event: &Event) {
         Event::CategoryChanged { .. } => cache::forget_categories(&state.redis).await,
         Event::ItemChanged { item_id, .. } | Event::ItemDeleted { item_id, .. } => {
             cache::forget_item(&state.redis, item_id).await;
+            crate::checkout::gate::forget(&state.redis, *item_id).await;
         }
         Event::OrderChanged { .. } => {}
     }

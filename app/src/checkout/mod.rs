@@ -10,13 +10,16 @@
 //!   (release, expiry) in the same transaction that ends it;
 //! - a checkout retried with the same idempotency key finds its orders instead of making new ones;
 //! - correctness never waits on the expiry job: a checkout short of stock first reclaims that
-//!   item's expired holds itself.
+//!   item's expired holds itself;
+//! - the sold-out gate ([`gate`]) only ever refuses early; the database decides every hold.
 
 pub mod admin_views;
 pub mod model;
 pub mod server_fns;
 pub mod views;
 
+#[cfg(feature = "ssr")]
+pub mod gate;
 #[cfg(feature = "ssr")]
 pub mod repo;
 #[cfg(feature = "ssr")]

@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 use sqlx::mysql::MySqlDatabaseError;
 use sqlx::{MySqlConnection, Transaction};
 
+use super::gate;
 use super::model::{
     Checkout, Hold, Order, OrderCursor, OrderFilter, OrderLine, OrderPage, OrderStatus,
 };
@@ -199,6 +200,18 @@ pub async fn check_out(state: &AppState, user: &User, key: &str) -> Result<Check
         });
     }
     let currency = currency.unwrap_or(Currency::EUR);
+    // A hot item that just sold out is refused here, before any transaction (see `gate`).
+    for line in per_shard.values().flatten() {
+        if let Some(left) = gate::known_left(&state.redis, line.item).await
+            && line.quantity > left
+        {
+            return Err(AppError::SoldOut {
+                item: line.item.to_string(),
+                name: line.name.clone(),
+                left,
+            });
+        }
+    }
     let expires = now() + state.checkout.hold_window();
 
     // One shard after the other, the scarcest first: when an item is selling out, the buyers it
@@ -240,6 +253,9 @@ pub async fn check_out(state: &AppState, user: &User, key: &str) -> Result<Check
                 // The hold still expires by itself; the audit would flag it only past the grace.
                 tracing::error!(order_id = %order.id, %error, "could not release a failed checkout's order");
             }
+        }
+        if let ShardFailure::Short { item, left, .. } = &failure {
+            gate::note_short(&state.redis, *item, *left).await;
         }
         return Err(match failure {
             ShardFailure::Short { item, name, left } => AppError::SoldOut {

@@ -433,3 +433,62 @@ async fn a_customer_cannot_hold_more_than_the_per_buyer_limit_over_several_check
     assert_audit_clean(&app).await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_sold_out_item_is_refused_by_the_gate_until_its_stock_comes_back() {
+    use app::checkout::gate;
+
+    let app = spawn_app().await;
+    let category = app.create_category("Gate Shelf").await;
+    let item = app
+        .create_item(&category, "Gate Console", "299.00", 1)
+        .await;
+    let id: ItemId = item["id"].as_str().unwrap().parse().unwrap();
+    let buyers = customers(&app.state, "gated", 3).await;
+    for (user, _) in &buyers {
+        fill_cart(&app.state, *user, &[(&item, 1)]).await;
+    }
+    let (status, first) = check_out(&app, &buyers[0].1, "gate-key-0001").await;
+    assert_eq!(status, 201, "{first}");
+    // The hold's own event drops any note when it arrives: let it arrive first.
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    // The database finds it short: the gate notes that none is left.
+    let (status, refused) = check_out(&app, &buyers[1].1, "gate-key-0002").await;
+    assert_eq!(status, 409);
+    assert_eq!(refused["error"], "sold_out");
+    assert_eq!(gate::known_left(&app.state.redis, id).await, Some(0));
+
+    // While the note lives, checkouts are refused before the database: even with a unit slipped
+    // into the row behind the ledger's back, the gate says no.
+    let database = app.state.shards.for_id(&id).unwrap();
+    let mut connection = database.acquire().await.unwrap();
+    let bump = |delta: i64| {
+        sqlx::query("UPDATE items SET stock = stock + ? WHERE id = ?")
+            .bind(delta)
+            .bind(id.local())
+    };
+    bump(1).execute(&mut *connection).await.unwrap();
+    let (status, gated) = check_out(&app, &buyers[2].1, "gate-key-0003").await;
+    bump(-1).execute(&mut *connection).await.unwrap();
+    assert_eq!(status, 409, "{gated}");
+    assert_eq!(gated["left"], 0);
+
+    // The first buyer cancels: the item's event drops the note, and the next buyer gets the unit.
+    let order = first["orders"][0]["id"].as_str().unwrap();
+    let (status, _) = send_json(
+        app.client
+            .post(app.url(&format!("/api/v1/orders/{order}/cancel")))
+            .bearer_auth(&buyers[0].1),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let started = std::time::Instant::now();
+    while gate::known_left(&app.state.redis, id).await.is_some() {
+        assert!(started.elapsed() < std::time::Duration::from_secs(3));
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let (status, bought) = check_out(&app, &buyers[2].1, "gate-key-0004").await;
+    assert_eq!(status, 201, "{bought}");
+    assert_audit_clean(&app).await;
+    app.stop().await;
+}
