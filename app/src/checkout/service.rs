@@ -154,6 +154,21 @@ pub async fn check_out(state: &AppState, user: &User, key: &str) -> Result<Check
     let checkout_id = checkout_id(user, key);
     let owner = Owner::User(user.id);
     let mut cart = store::lines(&state.redis, &owner).await?;
+    // A hot item that just sold out is refused first, before any database is asked (see `gate`).
+    // (A retry of a checkout cut between shards is refused too when its item sold out meanwhile:
+    // the orders the first attempt made end with their holds.)
+    for (id, line) in &cart {
+        if let Some(left) = gate::known_left(&state.redis, *id).await
+            && line.quantity > left
+        {
+            let name = catalog::item(state, *id).await?.name;
+            return Err(AppError::SoldOut {
+                item: id.to_string(),
+                name,
+                left,
+            });
+        }
+    }
     let existing = find_checkout(state, user, &checkout_id).await?;
     if !existing.is_empty() {
         if existing
@@ -200,18 +215,6 @@ pub async fn check_out(state: &AppState, user: &User, key: &str) -> Result<Check
         });
     }
     let currency = currency.unwrap_or(Currency::EUR);
-    // A hot item that just sold out is refused here, before any transaction (see `gate`).
-    for line in per_shard.values().flatten() {
-        if let Some(left) = gate::known_left(&state.redis, line.item).await
-            && line.quantity > left
-        {
-            return Err(AppError::SoldOut {
-                item: line.item.to_string(),
-                name: line.name.clone(),
-                left,
-            });
-        }
-    }
     let expires = now() + state.checkout.hold_window();
 
     // One shard after the other, the scarcest first: when an item is selling out, the buyers it

@@ -36,10 +36,14 @@ pub async fn run(sandbox: Sandbox) {
     };
     loop {
         match store::due_webhooks(&sandbox.pool, 50).await {
+            // A batch is delivered concurrently, as a processor's senders do: one slow merchant
+            // answer does not hold up the events behind it.
             Ok(due) => {
-                for webhook in due.into_iter().filter(|w| w.attempts < GIVE_UP_AFTER) {
-                    deliver(&sandbox, &client, webhook).await;
-                }
+                let sends = due
+                    .into_iter()
+                    .filter(|w| w.attempts < GIVE_UP_AFTER)
+                    .map(|webhook| deliver(&sandbox, &client, webhook));
+                futures_util::future::join_all(sends).await;
             }
             Err(error) => tracing::warn!(%error, "cannot read the webhook queue"),
         }
