@@ -91,6 +91,26 @@ enum Command {
 
 #[derive(Subcommand)]
 enum LoadScenario {
+    /// The capacity plan's mix, open-loop: 2,500 reads/s and 500 writes/s (times the
+    /// multiplier) over up to 3,000 connections held open; a table per operation, the audit, and
+    /// an SVG plot of p99 latency per second.
+    BlackFriday {
+        #[arg(long, default_value_t = 60)]
+        duration_s: u64,
+        #[arg(long, default_value_t = 1.0)]
+        multiplier: f64,
+        #[arg(long, default_value_t = 3000)]
+        connections: usize,
+        /// Items seeded.
+        #[arg(long, default_value_t = 10_000)]
+        items: u64,
+        /// Customers with sessions.
+        #[arg(long, default_value_t = 2000)]
+        customers: usize,
+        /// Where the latency plot is written.
+        #[arg(long, default_value = "bench/black-friday.svg")]
+        plot: std::path::PathBuf,
+    },
     /// Buyers arrive within seconds for one item with a small stock; each adds it to the cart,
     /// checks out and pays. Fails unless exactly the stock is sold and the audit is clean.
     FlashSale {
@@ -230,6 +250,31 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 duration: std::time::Duration::from_secs(duration_s.max(1)),
             };
             server::bench::checkout::run(&settings, options).await?;
+        }
+        Command::Load {
+            scenario:
+                LoadScenario::BlackFriday {
+                    duration_s,
+                    multiplier,
+                    connections,
+                    items,
+                    customers,
+                    plot,
+                },
+        } => {
+            anyhow::ensure!(
+                multiplier > 0.0 && multiplier <= 20.0,
+                "--multiplier must be more than 0 and at most 20"
+            );
+            let options = server::bench::black_friday::BlackFridayOptions {
+                duration: std::time::Duration::from_secs(duration_s.clamp(1, 3600)),
+                multiplier,
+                connections: connections.max(1),
+                items: items.max(1),
+                customers: customers.max(1),
+                plot,
+            };
+            server::bench::black_friday::run(&settings, options).await?;
         }
         Command::Load {
             scenario:

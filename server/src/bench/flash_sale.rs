@@ -10,7 +10,7 @@
 //! fails unless exactly the stock was sold.
 
 use std::collections::BTreeMap;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,9 +22,8 @@ use serde_json::Value;
 use tokio::sync::Semaphore;
 
 use super::Figures;
+use super::stage::Stage;
 use crate::config::Settings;
-use crate::psp_sandbox::SandboxServer;
-use crate::startup::Application;
 
 /// The sale to run.
 #[derive(Debug, Clone, Copy)]
@@ -119,69 +118,35 @@ pub async fn run(settings: &Settings, options: FlashSaleOptions) -> anyhow::Resu
     .await
 }
 
-/// A free port on loopback (the webhook address must be known before the shop starts).
-fn free_addr() -> anyhow::Result<SocketAddr> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?)
-}
-
-fn random_secret() -> String {
-    format!("{:032x}", rand::random::<u128>())
-}
-
 /// Starts a sandbox and a shop paying through it (on the databases of `settings`), runs the sale,
-/// stops both, audits. The sandbox's database is dropped at the end.
+/// stops both, audits.
 pub async fn sale(
     settings: &Settings,
     options: FlashSaleOptions,
 ) -> anyhow::Result<FlashSaleReport> {
-    let mut settings = settings.clone();
-    let key = random_secret();
-    let secret = random_secret();
-    settings.psp_sandbox.addr = SocketAddr::from(([127, 0, 0, 1], 0));
-    settings.psp_sandbox.api_key = Some(key.clone());
-    settings.psp_sandbox.webhook_secret = Some(secret.clone());
-    let sandbox = SandboxServer::build(&settings).await?;
-    let bank = format!("http://{}", sandbox.addr()?);
-    let (stop_sandbox, sandbox_stopped) = tokio::sync::oneshot::channel::<()>();
-    let sandbox = tokio::spawn(sandbox.serve(async {
-        let _ = sandbox_stopped.await;
-    }));
-    let addr = free_addr()?;
-    settings.http.addr = addr;
-    settings.payments.processor_url = bank.clone();
-    settings.payments.api_key = Some(key);
-    settings.payments.webhook_secret = Some(secret);
-    settings.payments.webhook_url = Some(format!("http://{addr}/api/v1/payments/webhook"));
+    let mut stage = Stage::build(settings).await?;
     let result = async {
-        let application = Application::build(&settings, false).await?;
-        let state = application.state().clone();
-        let item = make_item(&state, options.stock).await?;
+        let item = make_item(&stage.state, options.stock).await?;
         eprintln!("making {} buyers…", options.buyers);
         let buyers =
-            super::checkout::customers_with_sessions(&state, "flash", options.buyers).await?;
+            super::checkout::customers_with_sessions(&stage.state, "flash", options.buyers).await?;
         let tokens: Vec<String> = buyers.into_iter().map(|(_, token)| token).collect();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(application.serve(async {
-            let _ = stopped.await;
-        }));
+        stage.open();
         eprintln!(
             "{} buyers arrive within {:?} for {} units…",
             options.buyers, options.arrival, options.stock
         );
         let started = Instant::now();
-        let seen = drive(addr, &bank, item, tokens, options).await?;
+        let seen = drive(stage.addr, &stage.bank, item, tokens, options).await?;
         let elapsed = started.elapsed();
-        let (sold_units, left) = sold(&state, item).await?;
-        let _ = stop.send(());
-        let _ = server.await;
-        let audit = crate::audit::run(&settings).await?;
-        anyhow::Ok(report(options, elapsed, seen, sold_units, left, audit))
+        let (sold_units, left) = sold(&stage.state, item).await?;
+        anyhow::Ok((elapsed, seen, sold_units, left))
     }
     .await;
-    let _ = stop_sandbox.send(());
-    let _ = sandbox.await;
-    crate::psp_sandbox::drop_database(&settings).await?;
-    result
+    let settings = stage.close().await?;
+    let (elapsed, seen, sold_units, left) = result?;
+    let audit = crate::audit::run(&settings).await?;
+    Ok(report(options, elapsed, seen, sold_units, left, audit))
 }
 
 async fn make_item(state: &app::state::AppState, stock: u32) -> anyhow::Result<ItemId> {

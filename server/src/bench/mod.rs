@@ -1,12 +1,14 @@
-//! The benchmarks behind `surge bench-catalog`, `surge bench-checkout` and `surge load
-//! flash-sale`. Each one works on
+//! The benchmarks behind `surge bench-catalog`, `surge bench-checkout` and `surge load`
+//! (`flash-sale`, `black-friday`). Each one works on
 //! databases and Redis keys of its own (a fresh prefix on the configured servers), starts a server
 //! in this process on a free loopback port, drives it with a fixed number of concurrent clients
 //! for a fixed time per phase, prints a Markdown table, and drops what it made.
 
+pub mod black_friday;
 pub mod catalog;
 pub mod checkout;
 pub mod flash_sale;
+pub mod stage;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -23,3 +23,29 @@ async fn a_flash_sale_sells_exactly_its_stock_and_tells_everyone_else() {
     assert_eq!(report.placed, 20, "{report}");
     assert_eq!(report.sold_out, 280, "{report}");
 }
+
+#[tokio::test]
+async fn a_small_black_friday_mix_is_served_without_errors_and_audits_clean() {
+    use server::bench::black_friday::{BlackFridayOptions, scenario};
+
+    let settings = fresh_settings();
+    migrate_fresh(&settings).await;
+    let plot = std::env::temp_dir().join(format!("{}.svg", settings.database.prefix));
+    let options = BlackFridayOptions {
+        duration: Duration::from_secs(4),
+        multiplier: 0.04,
+        connections: 50,
+        items: 200,
+        customers: 40,
+        plot: plot.clone(),
+    };
+    let outcome = scenario(&settings, &options).await.expect("the run");
+    drop_test_data(&settings).await;
+    let svg = std::fs::read_to_string(&plot).expect("the plot is written");
+    let _ = std::fs::remove_file(&plot);
+    assert!(svg.starts_with("<svg") && svg.contains("polyline"), "{svg}");
+    // 100 reads/s and 20 writes/s (about 6.7 purchases of up to 3 writes) for 4 s.
+    assert!(outcome.requests >= 400 + 26, "{}", outcome.report);
+    assert_eq!(outcome.errors, 0, "{}", outcome.report);
+    assert!(outcome.audit_clean, "{}", outcome.report);
+}

@@ -1,0 +1,603 @@
+//! `surge load black-friday`: the capacity plan's mix, open-loop, against a shop of its own with
+//! the sandbox processor: 2,500 reads a second (search, item pages, category pages, order-status
+//! polls) and 500 writes a second (add to cart, check out, then pay through the sandbox's bank or
+//! cancel), times a multiplier, for a bounded time, over up to 3,000 connections held open.
+//!
+//! Every request has a due time fixed before the run (`start + n / rate`); a request's latency is
+//! measured from it, so a server that falls behind shows as latency, never as fewer requests
+//! (no coordinated omission). The later steps of a purchase are timed from their own send. A
+//! sold-out answer is counted apart, not as an error. The run ends with the audit, prints a table
+//! per operation, and draws p99 latency per second as an SVG.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use app::catalog::seed;
+use app::shard::id::ItemId;
+use rand::Rng;
+use serde_json::{Value, json};
+use tokio::sync::{Semaphore, mpsc};
+use tokio::time::Instant;
+
+use super::Figures;
+use super::stage::Stage;
+use crate::config::Settings;
+use crate::startup;
+
+/// The plan's rates at 1×.
+const READS_PER_S: f64 = 2500.0;
+const WRITES_PER_S: f64 = 500.0;
+/// A purchase is three writes: the cart line, the checkout, then the payment or the cancel.
+const WRITES_PER_PURCHASE: f64 = 3.0;
+
+/// The run to make.
+#[derive(Debug, Clone)]
+pub struct BlackFridayOptions {
+    pub duration: Duration,
+    pub multiplier: f64,
+    pub connections: usize,
+    pub items: u64,
+    pub customers: usize,
+    /// Where the latency plot goes.
+    pub plot: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Op {
+    Search,
+    ItemPage,
+    CategoryPage,
+    OrderStatus,
+    Cart,
+    Checkout,
+    Pay,
+    Cancel,
+}
+
+impl Op {
+    fn name(self) -> &'static str {
+        match self {
+            Op::Search => "read: search (`GET /api/v1/search`)",
+            Op::ItemPage => "read: item page (`GET /items/{id}`, SSR)",
+            Op::CategoryPage => "read: category page (`GET /categories/{slug}`, SSR)",
+            Op::OrderStatus => "read: order status (`GET /api/v1/orders`)",
+            Op::Cart => "write: cart line (`PUT /api/v1/cart/items/{id}`)",
+            Op::Checkout => "write: checkout (`POST /api/v1/checkouts`)",
+            Op::Pay => "write: payment request (`POST .../payment`)",
+            Op::Cancel => "write: cancel (`POST /api/v1/orders/{id}/cancel`)",
+        }
+    }
+
+    fn is_read(self) -> bool {
+        matches!(
+            self,
+            Op::Search | Op::ItemPage | Op::CategoryPage | Op::OrderStatus
+        )
+    }
+}
+
+/// One request's outcome.
+struct Sample {
+    op: Op,
+    /// Its due time, since the start.
+    due: Duration,
+    latency: Duration,
+    sold_out: bool,
+    error: Option<String>,
+}
+
+/// What the requests need to know.
+struct World {
+    client: reqwest::Client,
+    shop: String,
+    bank: String,
+    items: Vec<ItemId>,
+    categories: Vec<String>,
+    /// Customers' session tokens not in a purchase now (a cart belongs to one purchase at a time).
+    idle: Mutex<Vec<String>>,
+    tokens: Vec<String>,
+    samples: mpsc::UnboundedSender<Sample>,
+    start: Instant,
+}
+
+const QUERIES: [&str; 8] = [
+    "kettle",
+    "lamp",
+    "chair",
+    "wool socks",
+    "headphones",
+    "lego",
+    "coffee",
+    "jacket",
+];
+
+/// What a run came to.
+pub struct BlackFridayOutcome {
+    /// Requests sent (each answered, in error or not).
+    pub requests: usize,
+    pub errors: usize,
+    pub audit_clean: bool,
+    /// The printed report.
+    pub report: String,
+}
+
+/// Runs the scenario on databases of its own and prints the report.
+pub async fn run(settings: &Settings, options: BlackFridayOptions) -> anyhow::Result<()> {
+    super::with_own_databases(settings, |settings| async move {
+        let outcome = scenario(&settings, &options).await?;
+        println!("{}", outcome.report);
+        Ok(())
+    })
+    .await
+}
+
+/// Seeds the catalog into the (migrated) databases of `settings`, runs the scenario on a stage of
+/// its own, audits.
+pub async fn scenario(
+    settings: &Settings,
+    options: &BlackFridayOptions,
+) -> anyhow::Result<BlackFridayOutcome> {
+    eprintln!("seeding {} items…", options.items);
+    let seeding = startup::connect(settings, settings.http.addr)?;
+    seed::seed(&seeding, options.items, 7, |_| {}).await?;
+    seeding.shards.close().await;
+    let mut stage = Stage::build(settings).await?;
+    let outcome = async {
+        eprintln!("making {} customers…", options.customers);
+        let customers =
+            super::checkout::customers_with_sessions(&stage.state, "friday", options.customers)
+                .await?;
+        let tokens: Vec<String> = customers.into_iter().map(|(_, token)| token).collect();
+        let mut items = Vec::new();
+        for (shard, database) in stage.state.shards.shards() {
+            let mut connection = database.acquire().await?;
+            let ids: Vec<u64> = sqlx::query_scalar("SELECT id FROM items WHERE deleted_at IS NULL")
+                .fetch_all(&mut *connection)
+                .await?;
+            for id in ids {
+                items.push(ItemId::new(shard, id)?);
+            }
+        }
+        let categories = app::catalog::service::list_categories(&stage.state)
+            .await?
+            .into_iter()
+            .map(|category| category.slug)
+            .collect();
+        stage.open();
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(options.connections)
+            .timeout(Duration::from_secs(10))
+            .build()?;
+        let shop = format!("http://{}", stage.addr);
+        hold_connections_open(&client, &shop, options.connections).await;
+        let (samples, mut received) = mpsc::unbounded_channel();
+        let world = Arc::new(World {
+            client,
+            shop,
+            bank: stage.bank.clone(),
+            items,
+            categories,
+            idle: Mutex::new(tokens.clone()),
+            tokens,
+            samples,
+            start: Instant::now() + Duration::from_millis(200),
+        });
+        eprintln!(
+            "{:.0} reads/s and {:.0} writes/s for {:?} over {} connections…",
+            READS_PER_S * options.multiplier,
+            WRITES_PER_S * options.multiplier,
+            options.duration,
+            options.connections
+        );
+        let gate = Arc::new(Semaphore::new(options.connections.max(1)));
+        let reads = tokio::spawn(schedule(
+            Arc::clone(&world),
+            Arc::clone(&gate),
+            READS_PER_S * options.multiplier,
+            options.duration,
+            false,
+        ));
+        let writes = tokio::spawn(schedule(
+            Arc::clone(&world),
+            Arc::clone(&gate),
+            WRITES_PER_S * options.multiplier / WRITES_PER_PURCHASE,
+            options.duration,
+            true,
+        ));
+        // Each schedule returns once every request it started has finished.
+        reads.await?;
+        writes.await?;
+        drop(world);
+        let mut all = Vec::new();
+        while let Some(sample) = received.recv().await {
+            all.push(sample);
+        }
+        anyhow::Ok(all)
+    }
+    .await;
+    let settings = stage.close().await?;
+    let samples = outcome?;
+    let audit = crate::audit::run(&settings).await?;
+    if let Some(folder) = options.plot.parent().filter(|f| !f.as_os_str().is_empty()) {
+        std::fs::create_dir_all(folder)?;
+    }
+    std::fs::write(&options.plot, plot(&samples, options.duration))?;
+    Ok(BlackFridayOutcome {
+        requests: samples.len(),
+        errors: samples.iter().filter(|s| s.error.is_some()).count(),
+        audit_clean: audit.is_clean(),
+        report: report(&samples, options, &audit),
+    })
+}
+
+/// Opens `count` keep-alive connections at once (they stay in the client's pool).
+async fn hold_connections_open(client: &reqwest::Client, shop: &str, count: usize) {
+    let opens = (0..count).map(|_| client.get(format!("{shop}/api/v1/categories")).send());
+    let opened = futures_util::future::join_all(opens).await;
+    let failed = opened.iter().filter(|r| r.is_err()).count();
+    eprintln!("{} connections open ({failed} failed)", count - failed);
+}
+
+/// Spawns one task per due time, `rate` a second, for `duration`; returns when all are done.
+async fn schedule(
+    world: Arc<World>,
+    gate: Arc<Semaphore>,
+    rate: f64,
+    duration: Duration,
+    purchases: bool,
+) {
+    if rate <= 0.0 {
+        return;
+    }
+    let total = (rate * duration.as_secs_f64()) as u64;
+    let mut running = tokio::task::JoinSet::new();
+    for n in 0..total {
+        let due = world.start + Duration::from_secs_f64(n as f64 / rate);
+        tokio::time::sleep_until(due).await;
+        while running.try_join_next().is_some() {}
+        let world = Arc::clone(&world);
+        let gate = Arc::clone(&gate);
+        running.spawn(async move {
+            let Ok(_permit) = gate.acquire_owned().await else {
+                return;
+            };
+            if purchases {
+                purchase(&world, n, due).await;
+            } else {
+                read(&world, n, due).await;
+            }
+        });
+    }
+    while running.join_next().await.is_some() {}
+}
+
+impl World {
+    fn record(&self, op: Op, due: Instant, since: Instant, outcome: Result<bool, String>) {
+        let (sold_out, error) = match outcome {
+            Ok(sold_out) => (sold_out, None),
+            Err(error) => (false, Some(error)),
+        };
+        let _ = self.samples.send(Sample {
+            op,
+            due: due.saturating_duration_since(self.start),
+            latency: since.elapsed(),
+            sold_out,
+            error,
+        });
+    }
+
+    fn random_token(&self) -> String {
+        let n = rand::rng().random_range(0..self.tokens.len());
+        self.tokens[n].clone()
+    }
+
+    fn random_item(&self) -> ItemId {
+        self.items[rand::rng().random_range(0..self.items.len())]
+    }
+}
+
+/// What an answer means: `Ok(false)` success, `Ok(true)` sold out, `Err(kind)` an error.
+async fn judge(
+    what: &str,
+    response: Result<reqwest::Response, reqwest::Error>,
+) -> (Result<bool, String>, Value) {
+    match response {
+        Ok(r) if r.status().is_success() => {
+            let json = r.json::<Value>().await.unwrap_or_default();
+            (Ok(false), json)
+        }
+        Ok(r) if r.status().as_u16() == 409 => {
+            let body = r.json::<Value>().await.unwrap_or_default();
+            if body["error"] == "sold_out" || body["field"] == "item_id" {
+                (Ok(true), body)
+            } else {
+                (Err(format!("{what} 409")), body)
+            }
+        }
+        Ok(r) => (Err(format!("{what} {}", r.status().as_u16())), Value::Null),
+        Err(e) if e.is_timeout() => (Err(format!("{what} timeout")), Value::Null),
+        Err(_) => (Err(format!("{what} transport")), Value::Null),
+    }
+}
+
+async fn read(world: &World, n: u64, due: Instant) {
+    let op = match n % 10 {
+        0..=2 => Op::Search,
+        3..=6 => Op::ItemPage,
+        7 | 8 => Op::CategoryPage,
+        _ => Op::OrderStatus,
+    };
+    let request = match op {
+        Op::Search => {
+            let query = QUERIES[(n / 10) as usize % QUERIES.len()];
+            world
+                .client
+                .get(format!("{}/api/v1/search?q={query}", world.shop))
+        }
+        Op::ItemPage => world
+            .client
+            .get(format!("{}/items/{}", world.shop, world.random_item())),
+        Op::CategoryPage => {
+            let slug = &world.categories[(n / 10) as usize % world.categories.len()];
+            world
+                .client
+                .get(format!("{}/categories/{slug}", world.shop))
+        }
+        _ => world
+            .client
+            .get(format!("{}/api/v1/orders?limit=5", world.shop))
+            .bearer_auth(world.random_token()),
+    };
+    let outcome = match request.send().await {
+        Ok(r) if r.status().is_success() => {
+            // The whole body, as a browser reads it.
+            r.bytes()
+                .await
+                .map(|_| false)
+                .map_err(|_| "read body".to_owned())
+        }
+        Ok(r) => Err(format!("read {}", r.status().as_u16())),
+        Err(e) if e.is_timeout() => Err("read timeout".into()),
+        Err(_) => Err("read transport".into()),
+    };
+    world.record(op, due, due, outcome);
+}
+
+/// A purchase: one unit in the cart, check out, then pay through the bank (every other one) or
+/// cancel.
+async fn purchase(world: &World, n: u64, due: Instant) {
+    let Some(token) = world.idle.lock().ok().and_then(|mut idle| idle.pop()) else {
+        world.record(Op::Cart, due, due, Err("no idle customer".into()));
+        return;
+    };
+    purchase_as(world, &token, n, due).await;
+    if let Ok(mut idle) = world.idle.lock() {
+        idle.push(token);
+    }
+}
+
+async fn purchase_as(world: &World, token: &str, n: u64, due: Instant) {
+    let item = world.random_item();
+    let response = world
+        .client
+        .put(format!("{}/api/v1/cart/items/{item}", world.shop))
+        .bearer_auth(token)
+        .json(&json!({ "quantity": 1 }))
+        .send()
+        .await;
+    let (outcome, _) = judge("cart", response).await;
+    let go_on = outcome == Ok(false);
+    world.record(Op::Cart, due, due, outcome);
+    if !go_on {
+        return;
+    }
+    let sent = Instant::now();
+    let response = world
+        .client
+        .post(format!("{}/api/v1/checkouts", world.shop))
+        .bearer_auth(token)
+        .header("idempotency-key", format!("black-friday-{n:010}"))
+        .send()
+        .await;
+    let (outcome, checkout) = judge("checkout", response).await;
+    let held = outcome == Ok(false);
+    world.record(Op::Checkout, due, sent, outcome);
+    if !held {
+        // A sold-out or failed checkout leaves the line in the cart: empty it for the next one.
+        let _ = world
+            .client
+            .delete(format!("{}/api/v1/cart", world.shop))
+            .bearer_auth(token)
+            .send()
+            .await;
+        return;
+    }
+    let sent = Instant::now();
+    if n.is_multiple_of(2) {
+        let checkout_id = checkout["checkout_id"].as_str().unwrap_or_default();
+        let response = world
+            .client
+            .post(format!(
+                "{}/api/v1/checkouts/{checkout_id}/payment",
+                world.shop
+            ))
+            .bearer_auth(token)
+            .send()
+            .await;
+        let (outcome, payment) = judge("pay", response).await;
+        let paid = outcome == Ok(false);
+        world.record(Op::Pay, due, sent, outcome);
+        if paid {
+            let payload = payment["qr_payload"].as_str().unwrap_or_default();
+            let amount = payment["amount"].as_str().unwrap_or_default();
+            let _ = world
+                .client
+                .post(format!("{}/bank/transfers", world.bank))
+                .form(&[("payload", payload), ("amount", amount)])
+                .send()
+                .await;
+        }
+    } else {
+        let order = checkout["orders"][0]["id"].as_str().unwrap_or_default();
+        let response = world
+            .client
+            .post(format!("{}/api/v1/orders/{order}/cancel", world.shop))
+            .bearer_auth(token)
+            .send()
+            .await;
+        let (outcome, _) = judge("cancel", response).await;
+        world.record(Op::Cancel, due, sent, outcome);
+    }
+}
+
+fn figures(samples: &[&Sample], elapsed: Duration) -> Figures {
+    let errors = samples.iter().filter(|s| s.error.is_some()).count();
+    Figures::new(
+        samples
+            .iter()
+            .filter(|s| s.error.is_none())
+            .map(|s| s.latency)
+            .collect(),
+        errors,
+        elapsed,
+    )
+}
+
+fn report(
+    samples: &[Sample],
+    options: &BlackFridayOptions,
+    audit: &crate::audit::AuditReport,
+) -> String {
+    let elapsed = options.duration;
+    let mut by_op: BTreeMap<Op, Vec<&Sample>> = BTreeMap::new();
+    let mut errors: BTreeMap<&str, usize> = BTreeMap::new();
+    for sample in samples {
+        by_op.entry(sample.op).or_default().push(sample);
+        if let Some(kind) = &sample.error {
+            *errors.entry(kind.as_str()).or_default() += 1;
+        }
+    }
+    let reads: Vec<&Sample> = samples.iter().filter(|s| s.op.is_read()).collect();
+    let writes: Vec<&Sample> = samples.iter().filter(|s| !s.op.is_read()).collect();
+    let sold_out = samples.iter().filter(|s| s.sold_out).count();
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "black friday: {:.2}× for {:?}, {} connections, {} items, {} customers: {} requests, {} sold out, {} errors",
+        options.multiplier,
+        options.duration,
+        options.connections,
+        options.items,
+        options.customers,
+        samples.len(),
+        sold_out,
+        errors.values().sum::<usize>()
+    );
+    for (kind, count) in &errors {
+        let _ = writeln!(out, "  error {kind}: {count}");
+    }
+    let _ = writeln!(
+        out,
+        "| operation | per second | p50 ms | p90 ms | p99 ms | max ms | errors |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|");
+    for (op, list) in &by_op {
+        let _ = writeln!(
+            out,
+            "| {} {}",
+            op.name(),
+            figures(list, elapsed).cells_with_p90()
+        );
+    }
+    let _ = writeln!(
+        out,
+        "| **all reads** {}",
+        figures(&reads, elapsed).cells_with_p90()
+    );
+    let _ = writeln!(
+        out,
+        "| **all writes** {}",
+        figures(&writes, elapsed).cells_with_p90()
+    );
+    let _ = write!(out, "{audit}");
+    let _ = writeln!(out, "latency plot: {}", options.plot.display());
+    out
+}
+
+/// p99 latency per second of reads and of writes (by due time), as an SVG line chart.
+fn plot(samples: &[Sample], duration: Duration) -> String {
+    let seconds = duration.as_secs().max(1) as usize;
+    let p99 = |read: bool| -> Vec<f64> {
+        let mut buckets: Vec<Vec<f64>> = vec![Vec::new(); seconds];
+        for s in samples
+            .iter()
+            .filter(|s| s.op.is_read() == read && s.error.is_none())
+        {
+            let second = (s.due.as_secs() as usize).min(seconds - 1);
+            buckets[second].push(s.latency.as_secs_f64() * 1000.0);
+        }
+        buckets
+            .into_iter()
+            .map(|mut b| {
+                b.sort_by(f64::total_cmp);
+                b.get(((b.len() as f64 - 1.0) * 0.99).round().max(0.0) as usize)
+                    .copied()
+                    .unwrap_or(0.0)
+            })
+            .collect()
+    };
+    let (reads, writes) = (p99(true), p99(false));
+    let top = reads
+        .iter()
+        .chain(&writes)
+        .copied()
+        .fold(10.0_f64, f64::max)
+        .min(120_000.0);
+    let (width, height, left, bottom) = (800.0, 320.0, 60.0, 40.0);
+    let x = |i: usize| left + (width - left - 20.0) * i as f64 / (seconds.max(2) - 1) as f64;
+    let y = |ms: f64| (height - bottom) - (height - bottom - 20.0) * (ms.min(top) / top);
+    let line = |series: &[f64]| {
+        series
+            .iter()
+            .enumerate()
+            .map(|(i, ms)| format!("{:.1},{:.1}", x(i), y(*ms)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" \
+         viewBox=\"0 0 {width} {height}\" font-family=\"sans-serif\" font-size=\"12\">\
+         <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\
+         <text x=\"{left}\" y=\"14\">p99 latency per second (ms), by due time</text>"
+    );
+    for step in 0..=4 {
+        let ms = top * f64::from(step) / 4.0;
+        let _ = write!(
+            svg,
+            "<line x1=\"{left}\" x2=\"{}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#ddd\"/>\
+             <text x=\"4\" y=\"{:.1}\">{ms:.0}</text>",
+            width - 20.0,
+            y(ms) + 4.0,
+            y = y(ms)
+        );
+    }
+    let _ = write!(
+        svg,
+        "<text x=\"{left}\" y=\"{}\">0 s</text><text x=\"{}\" y=\"{}\">{seconds} s</text>\
+         <polyline fill=\"none\" stroke=\"#1f6feb\" stroke-width=\"2\" points=\"{}\"/>\
+         <polyline fill=\"none\" stroke=\"#c8102e\" stroke-width=\"2\" points=\"{}\"/>\
+         <text x=\"{}\" y=\"30\" fill=\"#1f6feb\">reads</text>\
+         <text x=\"{}\" y=\"30\" fill=\"#c8102e\">writes</text></svg>",
+        height - 20.0,
+        width - 60.0,
+        height - 20.0,
+        line(&reads),
+        line(&writes),
+        width - 160.0,
+        width - 100.0
+    );
+    svg
+}
