@@ -8,13 +8,14 @@
 #   make bench-checkout  checkouts per second on one hot item and on many (release build)
 #   make load-flash-sale 10,000 buyers for 100 units, through payment (release build)
 #   make load-black-friday  the capacity plan's mix for 60 s, and bench/black-friday.svg
+#   make load-steady-ramp   the same mix, rising in steps until p99 passes its bound
 SHELL := /bin/bash
 ENV := source scripts/lib.sh &&
 # See build-debug: makes the next cargo-leptos build rebuild the workspace's own crates.
 FRESH_CRATES := touch app/src/lib.rs frontend/src/lib.rs server/src/main.rs
 
 .PHONY: run test lint stop stack build-debug test-rust test-e2e bench-catalog bench-checkout \
-	load-flash-sale load-black-friday
+	load-flash-sale load-black-friday load-steady-ramp
 
 run:
 	scripts/setup.sh build
@@ -79,3 +80,9 @@ load-black-friday:
 	scripts/stack.sh start
 	$(ENV) cargo build --release -p server --bin surge
 	$(ENV) SURGE_LOG__FILTER=warn "$$CARGO_TARGET_DIR/release/surge" load black-friday
+
+load-steady-ramp:
+	scripts/setup.sh build
+	scripts/stack.sh start
+	$(ENV) cargo build --release -p server --bin surge
+	$(ENV) SURGE_LOG__FILTER=warn,tantivy=error "$$CARGO_TARGET_DIR/release/surge" load steady-ramp

@@ -91,6 +91,28 @@ enum Command {
 
 #[derive(Subcommand)]
 enum LoadScenario {
+    /// The black-friday mix in steps of rising rate until p99 passes a bound: the knee.
+    SteadyRamp {
+        /// Seconds per step.
+        #[arg(long, default_value_t = 15)]
+        step_s: u64,
+        #[arg(long, default_value_t = 0.25)]
+        first: f64,
+        #[arg(long, default_value_t = 0.25)]
+        increment: f64,
+        #[arg(long, default_value_t = 3.0)]
+        last: f64,
+        #[arg(long, default_value_t = 50)]
+        read_p99_ms: u64,
+        #[arg(long, default_value_t = 150)]
+        write_p99_ms: u64,
+        #[arg(long, default_value_t = 3000)]
+        connections: usize,
+        #[arg(long, default_value_t = 10_000)]
+        items: u64,
+        #[arg(long, default_value_t = 2000)]
+        customers: usize,
+    },
     /// The capacity plan's mix, open-loop: 2,500 reads/s and 500 writes/s (times the
     /// multiplier) over up to 3,000 connections held open; a table per operation, the audit, and
     /// an SVG plot of p99 latency per second.
@@ -250,6 +272,37 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 duration: std::time::Duration::from_secs(duration_s.max(1)),
             };
             server::bench::checkout::run(&settings, options).await?;
+        }
+        Command::Load {
+            scenario:
+                LoadScenario::SteadyRamp {
+                    step_s,
+                    first,
+                    increment,
+                    last,
+                    read_p99_ms,
+                    write_p99_ms,
+                    connections,
+                    items,
+                    customers,
+                },
+        } => {
+            anyhow::ensure!(
+                first > 0.0 && increment > 0.0 && last >= first && last <= 20.0,
+                "the ramp needs 0 < --first <= --last <= 20 and --increment > 0"
+            );
+            let options = server::bench::black_friday::RampOptions {
+                step: std::time::Duration::from_secs(step_s.clamp(1, 600)),
+                first,
+                increment,
+                last,
+                read_p99: std::time::Duration::from_millis(read_p99_ms),
+                write_p99: std::time::Duration::from_millis(write_p99_ms),
+                connections: connections.max(1),
+                items: items.max(1),
+                customers: customers.max(1),
+            };
+            server::bench::black_friday::run_ramp(&settings, options).await?;
         }
         Command::Load {
             scenario:

@@ -101,6 +101,8 @@ struct World {
     tokens: Vec<String>,
     samples: mpsc::UnboundedSender<Sample>,
     start: Instant,
+    /// Makes this phase's idempotency keys its own (a customer buys in several phases).
+    phase_key: u64,
 }
 
 const QUERIES: [&str; 8] = [
@@ -134,90 +136,137 @@ pub async fn run(settings: &Settings, options: BlackFridayOptions) -> anyhow::Re
     .await
 }
 
+/// What every phase's requests need: the shop, its catalog and its customers.
+struct Parts {
+    client: reqwest::Client,
+    shop: String,
+    bank: String,
+    items: Vec<ItemId>,
+    categories: Vec<String>,
+    tokens: Vec<String>,
+    connections: usize,
+}
+
+/// Seeds the catalog into the (migrated) databases of `settings`, starts a stage of its own,
+/// makes the customers and opens the connections.
+async fn prepare(
+    settings: &Settings,
+    items: u64,
+    customers: usize,
+    connections: usize,
+) -> anyhow::Result<(Stage, Parts)> {
+    eprintln!("seeding {items} items…");
+    let seeding = startup::connect(settings, settings.http.addr)?;
+    seed::seed(&seeding, items, 7, |_| {}).await?;
+    seeding.shards.close().await;
+    let mut stage = Stage::build(settings).await?;
+    match parts(&mut stage, customers, connections).await {
+        Ok(parts) => Ok((stage, parts)),
+        Err(error) => {
+            stage.close().await?;
+            Err(error)
+        }
+    }
+}
+
+async fn parts(stage: &mut Stage, customers: usize, connections: usize) -> anyhow::Result<Parts> {
+    eprintln!("making {customers} customers…");
+    let made = super::checkout::customers_with_sessions(&stage.state, "friday", customers).await?;
+    let tokens: Vec<String> = made.into_iter().map(|(_, token)| token).collect();
+    let mut items = Vec::new();
+    for (shard, database) in stage.state.shards.shards() {
+        let mut connection = database.acquire().await?;
+        let ids: Vec<u64> = sqlx::query_scalar("SELECT id FROM items WHERE deleted_at IS NULL")
+            .fetch_all(&mut *connection)
+            .await?;
+        for id in ids {
+            items.push(ItemId::new(shard, id)?);
+        }
+    }
+    let categories = app::catalog::service::list_categories(&stage.state)
+        .await?
+        .into_iter()
+        .map(|category| category.slug)
+        .collect();
+    stage.open();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(connections)
+        .timeout(Duration::from_secs(10))
+        .build()?;
+    let shop = format!("http://{}", stage.addr);
+    hold_connections_open(&client, &shop, connections).await;
+    Ok(Parts {
+        client,
+        shop,
+        bank: stage.bank.clone(),
+        items,
+        categories,
+        tokens,
+        connections,
+    })
+}
+
+/// One phase: the mix at `multiplier` for `duration`; every request's sample.
+async fn phase(parts: &Parts, multiplier: f64, duration: Duration) -> anyhow::Result<Vec<Sample>> {
+    let (samples, mut received) = mpsc::unbounded_channel();
+    let world = Arc::new(World {
+        client: parts.client.clone(),
+        shop: parts.shop.clone(),
+        bank: parts.bank.clone(),
+        items: parts.items.clone(),
+        categories: parts.categories.clone(),
+        idle: Mutex::new(parts.tokens.clone()),
+        tokens: parts.tokens.clone(),
+        samples,
+        start: Instant::now() + Duration::from_millis(200),
+        phase_key: rand::random(),
+    });
+    eprintln!(
+        "{:.0} reads/s and {:.0} writes/s for {duration:?} over {} connections…",
+        READS_PER_S * multiplier,
+        WRITES_PER_S * multiplier,
+        parts.connections
+    );
+    let gate = Arc::new(Semaphore::new(parts.connections.max(1)));
+    let reads = tokio::spawn(schedule(
+        Arc::clone(&world),
+        Arc::clone(&gate),
+        READS_PER_S * multiplier,
+        duration,
+        false,
+    ));
+    let writes = tokio::spawn(schedule(
+        Arc::clone(&world),
+        Arc::clone(&gate),
+        WRITES_PER_S * multiplier / WRITES_PER_PURCHASE,
+        duration,
+        true,
+    ));
+    // Each schedule returns once every request it started has finished.
+    reads.await?;
+    writes.await?;
+    drop(world);
+    let mut all = Vec::new();
+    while let Some(sample) = received.recv().await {
+        all.push(sample);
+    }
+    Ok(all)
+}
+
 /// Seeds the catalog into the (migrated) databases of `settings`, runs the scenario on a stage of
 /// its own, audits.
 pub async fn scenario(
     settings: &Settings,
     options: &BlackFridayOptions,
 ) -> anyhow::Result<BlackFridayOutcome> {
-    eprintln!("seeding {} items…", options.items);
-    let seeding = startup::connect(settings, settings.http.addr)?;
-    seed::seed(&seeding, options.items, 7, |_| {}).await?;
-    seeding.shards.close().await;
-    let mut stage = Stage::build(settings).await?;
-    let outcome = async {
-        eprintln!("making {} customers…", options.customers);
-        let customers =
-            super::checkout::customers_with_sessions(&stage.state, "friday", options.customers)
-                .await?;
-        let tokens: Vec<String> = customers.into_iter().map(|(_, token)| token).collect();
-        let mut items = Vec::new();
-        for (shard, database) in stage.state.shards.shards() {
-            let mut connection = database.acquire().await?;
-            let ids: Vec<u64> = sqlx::query_scalar("SELECT id FROM items WHERE deleted_at IS NULL")
-                .fetch_all(&mut *connection)
-                .await?;
-            for id in ids {
-                items.push(ItemId::new(shard, id)?);
-            }
-        }
-        let categories = app::catalog::service::list_categories(&stage.state)
-            .await?
-            .into_iter()
-            .map(|category| category.slug)
-            .collect();
-        stage.open();
-        let client = reqwest::Client::builder()
-            .pool_max_idle_per_host(options.connections)
-            .timeout(Duration::from_secs(10))
-            .build()?;
-        let shop = format!("http://{}", stage.addr);
-        hold_connections_open(&client, &shop, options.connections).await;
-        let (samples, mut received) = mpsc::unbounded_channel();
-        let world = Arc::new(World {
-            client,
-            shop,
-            bank: stage.bank.clone(),
-            items,
-            categories,
-            idle: Mutex::new(tokens.clone()),
-            tokens,
-            samples,
-            start: Instant::now() + Duration::from_millis(200),
-        });
-        eprintln!(
-            "{:.0} reads/s and {:.0} writes/s for {:?} over {} connections…",
-            READS_PER_S * options.multiplier,
-            WRITES_PER_S * options.multiplier,
-            options.duration,
-            options.connections
-        );
-        let gate = Arc::new(Semaphore::new(options.connections.max(1)));
-        let reads = tokio::spawn(schedule(
-            Arc::clone(&world),
-            Arc::clone(&gate),
-            READS_PER_S * options.multiplier,
-            options.duration,
-            false,
-        ));
-        let writes = tokio::spawn(schedule(
-            Arc::clone(&world),
-            Arc::clone(&gate),
-            WRITES_PER_S * options.multiplier / WRITES_PER_PURCHASE,
-            options.duration,
-            true,
-        ));
-        // Each schedule returns once every request it started has finished.
-        reads.await?;
-        writes.await?;
-        drop(world);
-        let mut all = Vec::new();
-        while let Some(sample) = received.recv().await {
-            all.push(sample);
-        }
-        anyhow::Ok(all)
-    }
-    .await;
+    let (stage, parts) = prepare(
+        settings,
+        options.items,
+        options.customers,
+        options.connections,
+    )
+    .await?;
+    let outcome = phase(&parts, options.multiplier, options.duration).await;
     let settings = stage.close().await?;
     let samples = outcome?;
     let audit = crate::audit::run(&settings).await?;
@@ -231,6 +280,153 @@ pub async fn scenario(
         audit_clean: audit.is_clean(),
         report: report(&samples, options, &audit),
     })
+}
+
+/// `surge load steady-ramp`: the same mix, in steps of rising rate.
+#[derive(Debug, Clone)]
+pub struct RampOptions {
+    pub step: Duration,
+    /// The first multiplier, and how much each step adds.
+    pub first: f64,
+    pub increment: f64,
+    /// No step beyond this multiplier.
+    pub last: f64,
+    /// The bounds: the ramp stops at the first step past either.
+    pub read_p99: Duration,
+    pub write_p99: Duration,
+    pub connections: usize,
+    pub items: u64,
+    pub customers: usize,
+}
+
+/// One step of the ramp.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RampStep {
+    pub multiplier: f64,
+    pub reads_per_s: f64,
+    pub writes_per_s: f64,
+    pub read_p99_ms: f64,
+    pub write_p99_ms: f64,
+    pub errors: usize,
+}
+
+impl RampStep {
+    fn within(&self, options: &RampOptions) -> bool {
+        self.errors == 0
+            && self.read_p99_ms <= options.read_p99.as_secs_f64() * 1000.0
+            && self.write_p99_ms <= options.write_p99.as_secs_f64() * 1000.0
+    }
+}
+
+/// The 99th percentile of some latencies, in ms (0 for none).
+fn p99_ms(mut latencies: Vec<f64>) -> f64 {
+    latencies.sort_by(f64::total_cmp);
+    latencies
+        .get(((latencies.len() as f64 - 1.0) * 0.99).round().max(0.0) as usize)
+        .copied()
+        .unwrap_or(0.0)
+}
+
+/// Raises the rate step by step until p99 passes a bound (or the last multiplier); the knee is
+/// the last step within. Returns the steps and whether the audit was clean.
+pub async fn ramp(
+    settings: &Settings,
+    options: &RampOptions,
+) -> anyhow::Result<(Vec<RampStep>, bool)> {
+    let (stage, parts) = prepare(
+        settings,
+        options.items,
+        options.customers,
+        options.connections,
+    )
+    .await?;
+    let climbed = async {
+        let mut steps = Vec::new();
+        let mut multiplier = options.first;
+        while multiplier <= options.last + 1e-9 {
+            let samples = phase(&parts, multiplier, options.step).await?;
+            let latencies = |read: bool| {
+                samples
+                    .iter()
+                    .filter(|s| s.op.is_read() == read && s.error.is_none())
+                    .map(|s| s.latency.as_secs_f64() * 1000.0)
+                    .collect::<Vec<_>>()
+            };
+            let step = RampStep {
+                multiplier,
+                reads_per_s: READS_PER_S * multiplier,
+                writes_per_s: WRITES_PER_S * multiplier,
+                read_p99_ms: p99_ms(latencies(true)),
+                write_p99_ms: p99_ms(latencies(false)),
+                errors: samples.iter().filter(|s| s.error.is_some()).count(),
+            };
+            let mut kinds: BTreeMap<&str, usize> = BTreeMap::new();
+            for error in samples.iter().filter_map(|s| s.error.as_deref()) {
+                *kinds.entry(error).or_default() += 1;
+            }
+            eprintln!(
+                "{multiplier:.2}×: read p99 {:.1} ms, write p99 {:.1} ms, {} errors {kinds:?}",
+                step.read_p99_ms, step.write_p99_ms, step.errors
+            );
+            steps.push(step);
+            if !step.within(options) {
+                break;
+            }
+            multiplier += options.increment;
+        }
+        anyhow::Ok(steps)
+    }
+    .await;
+    let settings = stage.close().await?;
+    let steps = climbed?;
+    let audit = crate::audit::run(&settings).await?;
+    Ok((steps, audit.is_clean()))
+}
+
+/// Runs the ramp on databases of its own and prints its table.
+pub async fn run_ramp(settings: &Settings, options: RampOptions) -> anyhow::Result<()> {
+    super::with_own_databases(settings, |settings| async move {
+        let (steps, clean) = ramp(&settings, &options).await?;
+        println!(
+            "steady ramp: {:?} a step, bounds read p99 {:?} and write p99 {:?}",
+            options.step, options.read_p99, options.write_p99
+        );
+        println!(
+            "| multiplier | reads/s | writes/s | read p99 ms | write p99 ms | errors | within |"
+        );
+        println!("|---:|---:|---:|---:|---:|---:|---|");
+        for step in &steps {
+            println!(
+                "| {:.2}× | {:.0} | {:.0} | {:.1} | {:.1} | {} | {} |",
+                step.multiplier,
+                step.reads_per_s,
+                step.writes_per_s,
+                step.read_p99_ms,
+                step.write_p99_ms,
+                step.errors,
+                if step.within(&options) { "yes" } else { "no" }
+            );
+        }
+        let knee = steps.iter().take_while(|s| s.within(&options)).last();
+        match knee {
+            Some(knee) => println!(
+                "the knee: {:.2}× (the last step within both bounds)",
+                knee.multiplier
+            ),
+            None => println!("the knee: below the first step"),
+        }
+        println!(
+            "audit: {}",
+            if clean {
+                "clean"
+            } else {
+                "BROKEN (run surge audit)"
+            }
+        );
+        anyhow::ensure!(clean, "the audit found broken invariants");
+        Ok(())
+    })
+    .await
 }
 
 /// Opens `count` keep-alive connections at once (they stay in the client's pool).
@@ -399,7 +595,10 @@ async fn purchase_as(world: &World, token: &str, n: u64, due: Instant) {
         .client
         .post(format!("{}/api/v1/checkouts", world.shop))
         .bearer_auth(token)
-        .header("idempotency-key", format!("black-friday-{n:010}"))
+        .header(
+            "idempotency-key",
+            format!("black-friday-{:016x}-{n:010}", world.phase_key),
+        )
         .send()
         .await;
     let (outcome, checkout) = judge("checkout", response).await;
@@ -539,15 +738,7 @@ fn plot(samples: &[Sample], duration: Duration) -> String {
             let second = (s.due.as_secs() as usize).min(seconds - 1);
             buckets[second].push(s.latency.as_secs_f64() * 1000.0);
         }
-        buckets
-            .into_iter()
-            .map(|mut b| {
-                b.sort_by(f64::total_cmp);
-                b.get(((b.len() as f64 - 1.0) * 0.99).round().max(0.0) as usize)
-                    .copied()
-                    .unwrap_or(0.0)
-            })
-            .collect()
+        buckets.into_iter().map(p99_ms).collect()
     };
     let (reads, writes) = (p99(true), p99(false));
     let top = reads

@@ -49,3 +49,49 @@ async fn a_small_black_friday_mix_is_served_without_errors_and_audits_clean() {
     assert_eq!(outcome.errors, 0, "{}", outcome.report);
     assert!(outcome.audit_clean, "{}", outcome.report);
 }
+
+#[tokio::test]
+async fn a_steady_ramp_climbs_step_by_step_and_stops_past_its_bound() {
+    use server::bench::black_friday::{RampOptions, ramp};
+
+    let settings = fresh_settings();
+    migrate_fresh(&settings).await;
+    let options = RampOptions {
+        step: Duration::from_secs(2),
+        first: 0.02,
+        increment: 0.02,
+        last: 0.06,
+        // A bound no request can meet: the ramp must stop after its first step.
+        read_p99: Duration::ZERO,
+        write_p99: Duration::ZERO,
+        connections: 40,
+        items: 150,
+        customers: 30,
+    };
+    let (steps, clean) = ramp(&settings, &options).await.expect("the ramp runs");
+    drop_test_data(&settings).await;
+    assert_eq!(steps.len(), 1, "{steps:?}");
+    assert_eq!(steps[0].errors, 0, "{steps:?}");
+    assert!(
+        steps[0].read_p99_ms > 0.0 && steps[0].write_p99_ms > 0.0,
+        "{steps:?}"
+    );
+    assert!(clean);
+
+    // Within generous bounds it climbs to the last step.
+    let settings = fresh_settings();
+    migrate_fresh(&settings).await;
+    let generous = RampOptions {
+        read_p99: Duration::from_secs(10),
+        write_p99: Duration::from_secs(10),
+        ..options
+    };
+    let (steps, clean) = ramp(&settings, &generous).await.expect("the ramp runs");
+    drop_test_data(&settings).await;
+    let multipliers: Vec<f64> = steps
+        .iter()
+        .map(|s| (s.multiplier * 100.0).round())
+        .collect();
+    assert_eq!(multipliers, [2.0, 4.0, 6.0], "{steps:?}");
+    assert!(clean);
+}
