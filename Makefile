@@ -42,6 +42,8 @@ build-debug:
 test-rust:
 	$(ENV) cargo test -p app --features ssr
 	$(ENV) cargo test -p server
+	# The load tests, alone and one at a time (see server/tests/integration/load.rs).
+	$(ENV) cargo test -p server --test integration -- --ignored --test-threads=1
 
 test-e2e:
 	$(ENV) cd end2end && npx playwright test
