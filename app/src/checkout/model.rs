@@ -167,6 +167,12 @@ impl OrderCursor {
     }
 }
 
+/// A query-string field as given: trimmed, and absent when empty (a plain HTML form sends empty
+/// fields).
+pub fn given(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
 /// What every keyset-paged list takes besides its own filters: a customer's username (admins
 /// only), the cursor of the page before, and a page size. Each invalid one is added to `errors`.
 pub fn page_params(
@@ -253,9 +259,6 @@ pub struct OrderFilter {
 impl OrderFilter {
     /// Checks every field, naming each invalid one.
     pub fn parse(input: &OrderFilterInput) -> Result<Self, AppError> {
-        fn given(value: &Option<String>) -> Option<&str> {
-            value.as_deref().map(str::trim).filter(|v| !v.is_empty())
-        }
         fn date(text: &str) -> Result<NaiveDate, String> {
             NaiveDate::parse_from_str(text, "%Y-%m-%d")
                 .map_err(|_| "must be a date like 2026-11-27".to_owned())

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::accounts::model::UserId;
 use crate::catalog::model::FieldErrors;
-use crate::checkout::model::{OrderCursor, page_params};
+use crate::checkout::model::{OrderCursor, given, page_params};
 use crate::error::AppError;
 use crate::shard::id::OrderId;
 
@@ -232,9 +232,6 @@ pub struct PaymentFilter {
 impl PaymentFilter {
     /// Checks every field, naming each invalid one.
     pub fn parse(input: &PaymentFilterInput) -> Result<Self, AppError> {
-        fn given(value: &Option<String>) -> Option<&str> {
-            value.as_deref().map(str::trim).filter(|v| !v.is_empty())
-        }
         let mut errors = FieldErrors::default();
         let status = given(&input.status).and_then(|text| {
             errors.check(

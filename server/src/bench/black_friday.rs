@@ -448,9 +448,9 @@ async fn schedule(
     if rate <= 0.0 {
         return;
     }
-    let total = (rate * duration.as_secs_f64()) as u64;
+    let requests = (rate * duration.as_secs_f64()) as u64;
     let mut running = tokio::task::JoinSet::new();
-    for n in 0..total {
+    for n in 0..requests {
         let due = world.start + Duration::from_secs_f64(n as f64 / rate);
         tokio::time::sleep_until(due).await;
         while running.try_join_next().is_some() {}
