@@ -132,6 +132,13 @@ enum LoadScenario {
         /// Where the latency plot is written.
         #[arg(long, default_value = "bench/black-friday.svg")]
         plot: std::path::PathBuf,
+        /// Seconds each baseline (trivial route, direct hold transaction, Surge's reads and holds
+        /// closed-loop) runs before the mix; 0 skips them.
+        #[arg(long, default_value_t = 5)]
+        baseline_s: u64,
+        /// Clients of each closed-loop baseline.
+        #[arg(long, default_value_t = 64)]
+        baseline_clients: usize,
     },
     /// Buyers arrive within seconds for one item with a small stock; each adds it to the cart,
     /// checks out and pays. Fails unless exactly the stock is sold and the audit is clean.
@@ -313,6 +320,8 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                     items,
                     customers,
                     plot,
+                    baseline_s,
+                    baseline_clients,
                 },
         } => {
             anyhow::ensure!(
@@ -326,6 +335,8 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 items: items.max(1),
                 customers: customers.max(1),
                 plot,
+                baseline: std::time::Duration::from_secs(baseline_s.min(600)),
+                baseline_clients: baseline_clients.clamp(1, 1000),
             };
             server::bench::black_friday::run(&settings, options).await?;
         }

@@ -1,60 +1,148 @@
-//! The sold-out gate: a fast "no" for a hot item that has sold out, in front of the database.
+//! The stock gate: admission to checkout for a hot item, in Redis, in front of the database.
 //!
-//! When a checkout finds an item short in its shard transaction (after reclaiming the item's
-//! expired holds itself), it notes in Redis how many units were left, for two seconds. Checkouts
-//! that want more than that are refused at once, with the same `409 sold_out`, without a
-//! transaction: in a flash sale, the crowd that arrives after the last unit no longer queues on
-//! the item's row behind the buyers who still can buy. The gate only ever says no; every yes is
-//! still decided by the database, so it can never oversell. When stock comes back (a cancel, an
-//! expired hold, an admin's restock), the item's event drops the note in every copy; the two
-//! seconds bound how long a lost event can keep a returned unit hidden. Redis errors open the
-//! gate (the database decides, as without it).
+//! Redis keeps, per item, how many units checkouts may still be admitted for: set from the stock
+//! the catalog showed when it was missing, taken atomically by each checkout before its
+//! transaction (one script call), and given back when the checkout fails. A checkout that wants
+//! more than is left is refused at once with the same `409 sold_out`, without a transaction: in a
+//! flash sale of 100 units, 100 buyers go on to the item's row and the crowd behind them is told
+//! at once, while the last units are still being sold, instead of queueing on the row.
+//!
+//! The gate only ever says no; every unit sold is still decided by the row's conditional update,
+//! so it can never oversell, whatever the count says. The count errs high (harmlessly: the
+//! database refuses the extra buyers) and low only briefly, and every way back is bounded:
+//! - it lives two seconds, then is set again from the catalog;
+//! - the item's event (a hold, a cancel, an expired hold, a restock) drops it in every copy;
+//! - a checkout that finds the item short in its transaction (after reclaiming the item's
+//!   expired holds itself) sets it to what the database says is left;
+//! - when it is missing and the catalog shows too few units, the database decides (and reclaims
+//!   expired holds) rather than the gate.
+//!
+//! Redis errors open the gate (the database decides, as without it).
 
-use redis::AsyncCommands;
+use std::sync::LazyLock;
+
+use redis::{AsyncCommands, Script};
 
 use crate::redis_store::Redis;
 use crate::shard::id::ItemId;
 
-/// How long a "sold out" note lives.
-const NOTE_MS: u64 = 2000;
+/// How long a count lives before it is set again from the catalog.
+const COUNT_MS: u64 = 2000;
+
+/// Takes `ARGV[1]` units from the count at `KEYS[1]`, setting it first to `ARGV[2]` (for
+/// `ARGV[3]` ms) when missing. Answers `{1, left}` when taken, `{0, left}` when too few are left,
+/// and `{2, 0}` when it was missing and the catalog's figure is already too low to take from.
+static ADMIT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local quantity = tonumber(ARGV[1])
+local left = redis.call('GET', KEYS[1])
+if left then
+  left = tonumber(left)
+else
+  left = tonumber(ARGV[2])
+  if left < quantity then return {2, 0} end
+  redis.call('SET', KEYS[1], left, 'PX', ARGV[3])
+end
+if left < quantity then return {0, left} end
+redis.call('DECRBY', KEYS[1], quantity)
+return {1, left - quantity}
+",
+    )
+});
+
+/// Gives `ARGV[1]` units back to the count at `KEYS[1]`, if it still exists (a count set again
+/// meanwhile already includes them).
+static GIVE_BACK: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return redis.call('INCRBY', KEYS[1], ARGV[1])
+end
+return 0
+",
+    )
+});
 
 fn key(redis: &Redis, item: ItemId) -> String {
-    redis.key(&format!("gate:soldout:{item}"))
+    redis.key(&format!("gate:left:{item}"))
 }
 
-/// Units the database said were left when a checkout last found the item short (none noted: ask
-/// the database).
+/// The gate's answer for one line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// Go on to the database; give the units back if the checkout fails.
+    Admitted,
+    /// Go on to the database; nothing was taken from the count.
+    Unknown,
+    /// Sold out as far as the gate knows: only `left` units are.
+    Refused { left: u32 },
+}
+
+/// Asks the gate for `quantity` units of `item`; `shown` is the stock the catalog showed.
+pub async fn admit(redis: &Redis, item: ItemId, quantity: u32, shown: u32) -> Admission {
+    let mut connection = redis.connection();
+    let answer: Result<(u8, u32), _> = ADMIT
+        .key(key(redis, item))
+        .arg(quantity)
+        .arg(shown)
+        .arg(COUNT_MS)
+        .invoke_async(&mut connection)
+        .await;
+    match answer {
+        Ok((1, _)) => Admission::Admitted,
+        Ok((0, left)) => Admission::Refused { left },
+        Ok(_) => Admission::Unknown,
+        Err(error) => {
+            tracing::debug!(%error, "stock gate unreadable; asking the database");
+            Admission::Unknown
+        }
+    }
+}
+
+/// Gives back units a failed checkout was admitted for.
+pub async fn give_back(redis: &Redis, item: ItemId, quantity: u32) {
+    let mut connection = redis.connection();
+    let given: Result<i64, _> = GIVE_BACK
+        .key(key(redis, item))
+        .arg(quantity)
+        .invoke_async(&mut connection)
+        .await;
+    if let Err(error) = given {
+        tracing::debug!(%error, "stock gate units not given back; the count expires in two seconds");
+    }
+}
+
+/// Units the gate would admit checkouts for now (none known: the catalog and the database decide).
 pub async fn known_left(redis: &Redis, item: ItemId) -> Option<u32> {
     let mut connection = redis.connection();
     connection
         .get::<_, Option<u32>>(key(redis, item))
         .await
-        .inspect_err(
-            |error| tracing::debug!(%error, "sold-out gate unreadable; asking the database"),
-        )
+        .inspect_err(|error| tracing::debug!(%error, "stock gate unreadable"))
         .ok()
         .flatten()
 }
 
-/// Notes that a checkout found only `left` units of the item.
+/// Sets the count to what a checkout's transaction found left of the item.
 pub async fn note_short(redis: &Redis, item: ItemId, left: u32) {
     let mut connection = redis.connection();
     let noted: Result<(), _> = redis::cmd("SET")
         .arg(key(redis, item))
         .arg(left)
         .arg("PX")
-        .arg(NOTE_MS)
+        .arg(COUNT_MS)
         .query_async(&mut connection)
         .await;
     if let Err(error) = noted {
-        tracing::debug!(%error, "sold-out gate not noted");
+        tracing::debug!(%error, "stock gate not noted");
     }
 }
 
-/// Drops the note: the item's stock changed.
+/// Drops the count: the item's stock changed.
 pub async fn forget(redis: &Redis, item: ItemId) {
     let mut connection = redis.connection();
     if let Err(error) = connection.del::<_, ()>(key(redis, item)).await {
-        tracing::warn!(%error, "sold-out gate note not dropped; it expires in two seconds");
+        tracing::warn!(%error, "stock gate count not dropped; it expires in two seconds");
     }
 }

@@ -18,7 +18,7 @@ use super::repo::{self, HeldUnits, NewOrder, OrderSelection};
 use crate::accounts::model::{Role, User, UserId};
 use crate::accounts::service as accounts;
 use crate::cart::store::{self, Owner};
-use crate::catalog::model::{CategoryId, StockCause};
+use crate::catalog::model::{CategoryId, Item, StockCause};
 use crate::catalog::repo as catalog_repo;
 use crate::catalog::service as catalog;
 use crate::error::AppError;
@@ -106,29 +106,29 @@ pub fn parse_idempotency_key(key: Option<&str>) -> Result<String, AppError> {
     Ok(key.to_owned())
 }
 
-/// One shard's part of a checkout.
-struct ShardLine {
-    item: ItemId,
-    category: CategoryId,
-    name: String,
-    quantity: u32,
-    unit_price: Decimal,
+/// One line of one shard's part of a checkout.
+pub struct ShardLine {
+    pub item: ItemId,
+    pub category: CategoryId,
+    pub name: String,
+    pub quantity: u32,
+    pub unit_price: Decimal,
     /// The stock the catalog showed (maybe a moment old): orders the shards, decides nothing.
-    seen_stock: u32,
+    pub seen_stock: u32,
 }
 
 /// What every shard's part of one checkout shares.
 #[derive(Clone, Copy)]
-struct Attempt<'a> {
-    checkout_id: &'a str,
-    user: &'a User,
-    currency: Currency,
+pub struct Attempt<'a> {
+    pub checkout_id: &'a str,
+    pub customer: UserId,
+    pub currency: Currency,
     /// When the holds end.
-    expires: DateTime<Utc>,
+    pub expires: DateTime<Utc>,
 }
 
 /// Why one shard could not hold its lines.
-enum ShardFailure {
+pub enum ShardFailure {
     Short {
         item: ItemId,
         name: String,
@@ -151,24 +151,67 @@ impl From<DbError> for ShardFailure {
 /// or none does: orders already made on other shards are released, and the customer learns which
 /// item is short and how many are left.
 pub async fn check_out(state: &AppState, user: &User, key: &str) -> Result<Checkout, AppError> {
-    let checkout_id = checkout_id(user, key);
-    let owner = Owner::User(user.id);
-    let mut cart = store::lines(&state.redis, &owner).await?;
-    // A hot item that just sold out is refused first, before any database is asked (see `gate`).
-    // (A retry of a checkout cut between shards is refused too when its item sold out meanwhile:
-    // the orders the first attempt made end with their holds.)
+    let cart = store::lines(&state.redis, &Owner::User(user.id)).await?;
+    // The stock gate first (see `gate`): a hot item's crowd beyond its stock is refused before any
+    // database is asked, even before the idempotency lookup. (A retry of a checkout cut between
+    // shards is refused too when its item sold out meanwhile: the orders the first attempt made
+    // end with their holds.)
+    let mut shown = BTreeMap::new();
+    let mut admitted = Vec::new();
+    let mut refused = None;
     for (id, line) in &cart {
-        if let Some(left) = gate::known_left(&state.redis, *id).await
-            && line.quantity > left
-        {
-            let name = catalog::item(state, *id).await?.name;
-            return Err(AppError::SoldOut {
-                item: id.to_string(),
-                name,
-                left,
-            });
+        let item = match catalog::item(state, *id).await {
+            Ok(item) => item,
+            Err(error) => {
+                refused = Some(error);
+                break;
+            }
+        };
+        match gate::admit(&state.redis, *id, line.quantity, item.stock).await {
+            gate::Admission::Admitted => admitted.push((*id, line.quantity)),
+            gate::Admission::Unknown => {}
+            gate::Admission::Refused { left } => {
+                refused = Some(AppError::SoldOut {
+                    item: id.to_string(),
+                    name: item.name,
+                    left,
+                });
+                break;
+            }
+        }
+        shown.insert(*id, item);
+    }
+    let checkout = match refused {
+        Some(error) => Err(error),
+        None => check_out_admitted(state, user, key, cart, shown).await,
+    };
+    if let Err(error) = &checkout {
+        // An item the database found short has its count set from the database: nothing goes
+        // back to it.
+        let short = match error {
+            AppError::SoldOut { item, .. } => Some(item.as_str()),
+            _ => None,
+        };
+        for (id, quantity) in admitted {
+            if short != Some(id.to_string().as_str()) {
+                gate::give_back(&state.redis, id, quantity).await;
+            }
         }
     }
+    checkout
+}
+
+/// The checkout once the gate let every line through: `shown` is each line's item as the catalog
+/// showed it.
+async fn check_out_admitted(
+    state: &AppState,
+    user: &User,
+    key: &str,
+    mut cart: BTreeMap<ItemId, store::Stored>,
+    mut shown: BTreeMap<ItemId, Item>,
+) -> Result<Checkout, AppError> {
+    let checkout_id = checkout_id(user, key);
+    let owner = Owner::User(user.id);
     let existing = find_checkout(state, user, &checkout_id).await?;
     if !existing.is_empty() {
         if existing
@@ -198,7 +241,10 @@ pub async fn check_out(state: &AppState, user: &User, key: &str) -> Result<Check
     let mut per_shard: BTreeMap<ShardId, Vec<ShardLine>> = BTreeMap::new();
     let mut currency: Option<Currency> = existing.first().map(|order| order.currency);
     for (id, line) in &cart {
-        let item = catalog::item(state, *id).await?;
+        let item = match shown.remove(id) {
+            Some(item) => item,
+            None => catalog::item(state, *id).await?,
+        };
         if *currency.get_or_insert(item.currency) != item.currency {
             return Err(AppError::invalid(
                 "cart",
@@ -231,7 +277,7 @@ pub async fn check_out(state: &AppState, user: &User, key: &str) -> Result<Check
     plan.sort_by_key(|(shard, lines)| (slack(lines), *shard));
     let attempt = Attempt {
         checkout_id: &checkout_id,
-        user,
+        customer: user.id,
         currency,
         expires,
     };
@@ -405,9 +451,11 @@ async fn hold_on_shard(
     Ok(order)
 }
 
-/// Inside the shard's transaction: the stock of every line (in item-id order), then the order,
-/// its lines, holds, ledger rows and events. `Ok(Err(..))` is a short line: roll back.
-async fn hold_lines(
+/// The hold transaction's body, inside the shard's transaction: the stock of every line (in
+/// item-id order), then the order, its lines, holds, ledger rows and events. `Ok(Err(..))` is a
+/// short line: roll back. Checkout runs it per shard; the load runs' direct-database baseline
+/// runs it alone, to measure what the database gives without the rest of the shop.
+pub async fn hold_lines(
     tx: &mut Transaction<'static, sqlx::MySql>,
     shard: ShardId,
     attempt: Attempt<'_>,
@@ -415,7 +463,7 @@ async fn hold_lines(
 ) -> Result<Result<Order, ShardFailure>, sqlx::Error> {
     let Attempt {
         checkout_id,
-        user,
+        customer,
         currency,
         expires,
     } = attempt;
@@ -437,7 +485,7 @@ async fn hold_lines(
         }
         // The item's row is locked now: this customer's other checkouts of it wait here, so the
         // count cannot be raced.
-        let already = repo::bought_by(tx, user.id.0, local).await?;
+        let already = repo::bought_by(tx, customer.0, local).await?;
         if already + line.quantity > PER_BUYER_LIMIT {
             return Ok(Err(ShardFailure::OverLimit {
                 name: line.name.clone(),
@@ -453,7 +501,7 @@ async fn hold_lines(
         tx,
         &NewOrder {
             checkout_id,
-            user: user.id.0,
+            user: customer.0,
             currency,
             total,
             expires,
@@ -500,7 +548,7 @@ async fn hold_lines(
     Ok(Ok(Order {
         id: OrderId::new(shard, order).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
         checkout_id: checkout_id.to_owned(),
-        customer_id: user.id,
+        customer_id: customer,
         status: OrderStatus::Pending,
         currency,
         total,

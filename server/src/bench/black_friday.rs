@@ -22,8 +22,9 @@ use serde_json::{Value, json};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::time::Instant;
 
-use super::Figures;
+use super::cpu::CpuReading;
 use super::stage::Stage;
+use super::{Figures, baseline};
 use crate::config::Settings;
 use crate::startup;
 
@@ -32,6 +33,8 @@ const READS_PER_S: f64 = 2500.0;
 const WRITES_PER_S: f64 = 500.0;
 /// A purchase is three writes: the cart line, the checkout, then the payment or the cancel.
 const WRITES_PER_PURCHASE: f64 = 3.0;
+/// The least stock an item needs to be bought in the holds baseline (never sold out there).
+const STOCKED: i32 = 50;
 
 /// The run to make.
 #[derive(Debug, Clone)]
@@ -43,6 +46,9 @@ pub struct BlackFridayOptions {
     pub customers: usize,
     /// Where the latency plot goes.
     pub plot: PathBuf,
+    /// How long each baseline runs before the mix (zero: none), and with how many clients.
+    pub baseline: Duration,
+    pub baseline_clients: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -89,16 +95,11 @@ struct Sample {
     error: Option<String>,
 }
 
-/// What the requests need to know.
+/// What the requests of one phase need to know.
 struct World {
-    client: reqwest::Client,
-    shop: String,
-    bank: String,
-    items: Vec<ItemId>,
-    categories: Vec<String>,
+    parts: Arc<Parts>,
     /// Customers' session tokens not in a purchase now (a cart belongs to one purchase at a time).
     idle: Mutex<Vec<String>>,
-    tokens: Vec<String>,
     samples: mpsc::UnboundedSender<Sample>,
     start: Instant,
     /// Makes this phase's idempotency keys its own (a customer buys in several phases).
@@ -142,9 +143,21 @@ struct Parts {
     shop: String,
     bank: String,
     items: Vec<ItemId>,
+    /// Items with stock enough for the baseline's holds.
+    stocked: Vec<ItemId>,
     categories: Vec<String>,
     tokens: Vec<String>,
     connections: usize,
+}
+
+impl Parts {
+    fn random_token(&self) -> &str {
+        &self.tokens[rand::rng().random_range(0..self.tokens.len())]
+    }
+
+    fn random_item(&self) -> ItemId {
+        self.items[rand::rng().random_range(0..self.items.len())]
+    }
 }
 
 /// Seeds the catalog into the (migrated) databases of `settings`, starts a stage of its own,
@@ -154,14 +167,14 @@ async fn prepare(
     items: u64,
     customers: usize,
     connections: usize,
-) -> anyhow::Result<(Stage, Parts)> {
+) -> anyhow::Result<(Stage, Arc<Parts>)> {
     eprintln!("seeding {items} items…");
     let seeding = startup::connect(settings, settings.http.addr)?;
     seed::seed(&seeding, items, 7, |_| {}).await?;
     seeding.shards.close().await;
     let mut stage = Stage::build(settings).await?;
     match parts(&mut stage, customers, connections).await {
-        Ok(parts) => Ok((stage, parts)),
+        Ok(parts) => Ok((stage, Arc::new(parts))),
         Err(error) => {
             stage.close().await?;
             Err(error)
@@ -174,13 +187,19 @@ async fn parts(stage: &mut Stage, customers: usize, connections: usize) -> anyho
     let made = super::checkout::customers_with_sessions(&stage.state, "friday", customers).await?;
     let tokens: Vec<String> = made.into_iter().map(|(_, token)| token).collect();
     let mut items = Vec::new();
+    let mut stocked = Vec::new();
     for (shard, database) in stage.state.shards.shards() {
         let mut connection = database.acquire().await?;
-        let ids: Vec<u64> = sqlx::query_scalar("SELECT id FROM items WHERE deleted_at IS NULL")
-            .fetch_all(&mut *connection)
-            .await?;
-        for id in ids {
-            items.push(ItemId::new(shard, id)?);
+        let rows: Vec<(u64, i32)> =
+            sqlx::query_as("SELECT id, stock FROM items WHERE deleted_at IS NULL")
+                .fetch_all(&mut *connection)
+                .await?;
+        for (id, stock) in rows {
+            let id = ItemId::new(shard, id)?;
+            items.push(id);
+            if stock >= STOCKED {
+                stocked.push(id);
+            }
         }
     }
     let categories = app::catalog::service::list_categories(&stage.state)
@@ -200,6 +219,7 @@ async fn parts(stage: &mut Stage, customers: usize, connections: usize) -> anyho
         shop,
         bank: stage.bank.clone(),
         items,
+        stocked,
         categories,
         tokens,
         connections,
@@ -207,16 +227,15 @@ async fn parts(stage: &mut Stage, customers: usize, connections: usize) -> anyho
 }
 
 /// One phase: the mix at `multiplier` for `duration`; every request's sample.
-async fn phase(parts: &Parts, multiplier: f64, duration: Duration) -> anyhow::Result<Vec<Sample>> {
+async fn phase(
+    parts: &Arc<Parts>,
+    multiplier: f64,
+    duration: Duration,
+) -> anyhow::Result<Vec<Sample>> {
     let (samples, mut received) = mpsc::unbounded_channel();
     let world = Arc::new(World {
-        client: parts.client.clone(),
-        shop: parts.shop.clone(),
-        bank: parts.bank.clone(),
-        items: parts.items.clone(),
-        categories: parts.categories.clone(),
+        parts: Arc::clone(parts),
         idle: Mutex::new(parts.tokens.clone()),
-        tokens: parts.tokens.clone(),
         samples,
         start: Instant::now() + Duration::from_millis(200),
         phase_key: rand::random(),
@@ -266,9 +285,28 @@ pub async fn scenario(
         options.connections,
     )
     .await?;
-    let outcome = phase(&parts, options.multiplier, options.duration).await;
+    let outcome = async {
+        let baselines = if options.baseline.is_zero() {
+            None
+        } else {
+            Some(
+                measure_baselines(
+                    settings,
+                    &parts,
+                    options.baseline_clients.max(1),
+                    options.baseline,
+                )
+                .await?,
+            )
+        };
+        let before = CpuReading::now();
+        let samples = phase(&parts, options.multiplier, options.duration).await?;
+        let cpu = CpuReading::now().since(&before);
+        anyhow::Ok((baselines, samples, cpu))
+    }
+    .await;
     let settings = stage.close().await?;
-    let samples = outcome?;
+    let (baselines, samples, cpu) = outcome?;
     let audit = crate::audit::run(&settings).await?;
     if let Some(folder) = options.plot.parent().filter(|f| !f.as_os_str().is_empty()) {
         std::fs::create_dir_all(folder)?;
@@ -278,7 +316,7 @@ pub async fn scenario(
         requests: samples.len(),
         errors: samples.iter().filter(|s| s.error.is_some()).count(),
         audit_clean: audit.is_clean(),
-        report: report(&samples, options, &audit),
+        report: report(&samples, options, baselines.as_ref(), &cpu, &audit),
     })
 }
 
@@ -344,7 +382,9 @@ pub async fn ramp(
         let mut steps = Vec::new();
         let mut multiplier = options.first;
         while multiplier <= options.last + 1e-9 {
+            let before = CpuReading::now();
             let samples = phase(&parts, multiplier, options.step).await?;
+            eprint!("{}", CpuReading::now().since(&before));
             let latencies = |read: bool| {
                 samples
                     .iter()
@@ -484,15 +524,6 @@ impl World {
             error,
         });
     }
-
-    fn random_token(&self) -> String {
-        let n = rand::rng().random_range(0..self.tokens.len());
-        self.tokens[n].clone()
-    }
-
-    fn random_item(&self) -> ItemId {
-        self.items[rand::rng().random_range(0..self.items.len())]
-    }
 }
 
 /// What an answer means: `Ok(false)` success, `Ok(true)` sold out, `Err(kind)` an error.
@@ -519,7 +550,9 @@ async fn judge(
     }
 }
 
-async fn read(world: &World, n: u64, due: Instant) {
+/// The `n`th read of the mix: 30 % search, 40 % item pages, 20 % category pages, 10 % a
+/// customer's order status.
+fn read_request(parts: &Parts, n: u64) -> (Op, reqwest::RequestBuilder) {
     let op = match n % 10 {
         0..=2 => Op::Search,
         3..=6 => Op::ItemPage,
@@ -529,36 +562,44 @@ async fn read(world: &World, n: u64, due: Instant) {
     let request = match op {
         Op::Search => {
             let query = QUERIES[(n / 10) as usize % QUERIES.len()];
-            world
+            parts
                 .client
-                .get(format!("{}/api/v1/search?q={query}", world.shop))
+                .get(format!("{}/api/v1/search?q={query}", parts.shop))
         }
-        Op::ItemPage => world
+        Op::ItemPage => parts
             .client
-            .get(format!("{}/items/{}", world.shop, world.random_item())),
+            .get(format!("{}/items/{}", parts.shop, parts.random_item())),
         Op::CategoryPage => {
-            let slug = &world.categories[(n / 10) as usize % world.categories.len()];
-            world
+            let slug = &parts.categories[(n / 10) as usize % parts.categories.len()];
+            parts
                 .client
-                .get(format!("{}/categories/{slug}", world.shop))
+                .get(format!("{}/categories/{slug}", parts.shop))
         }
-        _ => world
+        _ => parts
             .client
-            .get(format!("{}/api/v1/orders?limit=5", world.shop))
-            .bearer_auth(world.random_token()),
+            .get(format!("{}/api/v1/orders?limit=5", parts.shop))
+            .bearer_auth(parts.random_token()),
     };
-    let outcome = match request.send().await {
-        Ok(r) if r.status().is_success() => {
-            // The whole body, as a browser reads it.
-            r.bytes()
-                .await
-                .map(|_| false)
-                .map_err(|_| "read body".to_owned())
-        }
+    (op, request)
+}
+
+/// Sends a read and takes its whole body, as a browser does: `Ok(false)`, or the error's kind.
+async fn fetch(request: reqwest::RequestBuilder) -> Result<bool, String> {
+    match request.send().await {
+        Ok(r) if r.status().is_success() => r
+            .bytes()
+            .await
+            .map(|_| false)
+            .map_err(|_| "read body".to_owned()),
         Ok(r) => Err(format!("read {}", r.status().as_u16())),
         Err(e) if e.is_timeout() => Err("read timeout".into()),
         Err(_) => Err("read transport".into()),
-    };
+    }
+}
+
+async fn read(world: &World, n: u64, due: Instant) {
+    let (op, request) = read_request(&world.parts, n);
+    let outcome = fetch(request).await;
     world.record(op, due, due, outcome);
 }
 
@@ -576,10 +617,11 @@ async fn purchase(world: &World, n: u64, due: Instant) {
 }
 
 async fn purchase_as(world: &World, token: &str, n: u64, due: Instant) {
-    let item = world.random_item();
+    let item = world.parts.random_item();
     let response = world
+        .parts
         .client
-        .put(format!("{}/api/v1/cart/items/{item}", world.shop))
+        .put(format!("{}/api/v1/cart/items/{item}", world.parts.shop))
         .bearer_auth(token)
         .json(&json!({ "quantity": 1 }))
         .send()
@@ -592,8 +634,9 @@ async fn purchase_as(world: &World, token: &str, n: u64, due: Instant) {
     }
     let sent = Instant::now();
     let response = world
+        .parts
         .client
-        .post(format!("{}/api/v1/checkouts", world.shop))
+        .post(format!("{}/api/v1/checkouts", world.parts.shop))
         .bearer_auth(token)
         .header(
             "idempotency-key",
@@ -607,8 +650,9 @@ async fn purchase_as(world: &World, token: &str, n: u64, due: Instant) {
     if !held {
         // A sold-out or failed checkout leaves the line in the cart: empty it for the next one.
         let _ = world
+            .parts
             .client
-            .delete(format!("{}/api/v1/cart", world.shop))
+            .delete(format!("{}/api/v1/cart", world.parts.shop))
             .bearer_auth(token)
             .send()
             .await;
@@ -618,10 +662,11 @@ async fn purchase_as(world: &World, token: &str, n: u64, due: Instant) {
     if n.is_multiple_of(2) {
         let checkout_id = checkout["checkout_id"].as_str().unwrap_or_default();
         let response = world
+            .parts
             .client
             .post(format!(
                 "{}/api/v1/checkouts/{checkout_id}/payment",
-                world.shop
+                world.parts.shop
             ))
             .bearer_auth(token)
             .send()
@@ -633,8 +678,9 @@ async fn purchase_as(world: &World, token: &str, n: u64, due: Instant) {
             let payload = payment["qr_payload"].as_str().unwrap_or_default();
             let amount = payment["amount"].as_str().unwrap_or_default();
             let _ = world
+                .parts
                 .client
-                .post(format!("{}/bank/transfers", world.bank))
+                .post(format!("{}/bank/transfers", world.parts.bank))
                 .form(&[("payload", payload), ("amount", amount)])
                 .send()
                 .await;
@@ -642,8 +688,9 @@ async fn purchase_as(world: &World, token: &str, n: u64, due: Instant) {
     } else {
         let order = checkout["orders"][0]["id"].as_str().unwrap_or_default();
         let response = world
+            .parts
             .client
-            .post(format!("{}/api/v1/orders/{order}/cancel", world.shop))
+            .post(format!("{}/api/v1/orders/{order}/cancel", world.parts.shop))
             .bearer_auth(token)
             .send()
             .await;
@@ -668,6 +715,8 @@ fn figures(samples: &[&Sample], elapsed: Duration) -> Figures {
 fn report(
     samples: &[Sample],
     options: &BlackFridayOptions,
+    baselines: Option<&Baselines>,
+    cpu: &str,
     audit: &crate::audit::AuditReport,
 ) -> String {
     let elapsed = options.duration;
@@ -721,9 +770,208 @@ fn report(
         "| **all writes** {}",
         figures(&writes, elapsed).cells_with_p90()
     );
-    let _ = write!(out, "{audit}");
+    if let Some(baselines) = baselines {
+        let seconds = elapsed.as_secs_f64().max(f64::EPSILON);
+        let answered = |read: bool, op: Option<Op>| {
+            samples
+                .iter()
+                .filter(|s| s.op.is_read() == read && op.is_none_or(|op| s.op == op))
+                .filter(|s| s.error.is_none() && !s.sold_out)
+                .count() as f64
+                / seconds
+        };
+        let _ = write!(
+            out,
+            "{}",
+            baselines.table(answered(true, None), answered(false, Some(Op::Checkout)))
+        );
+    }
+    let _ = write!(out, "{cpu}{audit}");
     let _ = writeln!(out, "latency plot: {}", options.plot.display());
     out
+}
+
+/// The ceilings measured before the mix, and Surge's own closed-loop figures beside them.
+struct Baselines {
+    clients: usize,
+    duration: Duration,
+    trivial: Figures,
+    reads: Figures,
+    direct_holds: Figures,
+    holds: Figures,
+}
+
+impl Baselines {
+    /// The baselines' table, and the run's own rates (`reads_per_s` answered reads, `holds_per_s`
+    /// held checkouts) as shares of the ceilings.
+    fn table(&self, reads_per_s: f64, holds_per_s: f64) -> String {
+        let share = |part: f64, whole: &Figures| {
+            format!(
+                "{:.0} %",
+                100.0 * part / whole.per_second().max(f64::EPSILON)
+            )
+        };
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "baselines, closed loop, {} clients, {:?} each:",
+            self.clients, self.duration
+        );
+        let _ = writeln!(
+            out,
+            "| what | per second | p50 ms | p99 ms | max ms | errors | of the ceiling |"
+        );
+        let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|");
+        let rows = [
+            (
+                "ceiling: trivial route (`GET /livez`), same HTTP stack",
+                &self.trivial,
+                &self.trivial,
+            ),
+            (
+                "Surge: the read mix, as fast as it answers",
+                &self.reads,
+                &self.trivial,
+            ),
+            (
+                "ceiling: the hold transaction straight on MariaDB",
+                &self.direct_holds,
+                &self.direct_holds,
+            ),
+            (
+                "Surge: holds (cart line + checkout), as fast as it answers",
+                &self.holds,
+                &self.direct_holds,
+            ),
+        ];
+        for (what, figures, ceiling) in rows {
+            let _ = writeln!(
+                out,
+                "| {what} {} {} |",
+                figures.cells(),
+                share(figures.per_second(), ceiling)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "the run: {reads_per_s:.0} reads/s answered = {} of the trivial route's ceiling; \
+             {holds_per_s:.0} holds/s = {} of the direct hold transaction's",
+            share(reads_per_s, &self.trivial),
+            share(holds_per_s, &self.direct_holds)
+        );
+        out
+    }
+}
+
+/// Measures the baselines on the open stage, one after the other, before the mix: the trivial
+/// route and the direct hold transaction (see `baseline`), and Surge's read mix and holds
+/// closed-loop with the same number of clients. The holds made are canceled afterwards.
+async fn measure_baselines(
+    settings: &Settings,
+    parts: &Arc<Parts>,
+    clients: usize,
+    duration: Duration,
+) -> anyhow::Result<Baselines> {
+    eprintln!("baselines: {clients} clients, {duration:?} each…");
+    let trivial = baseline::trivial_route(&parts.client, &parts.shop, clients, duration).await;
+    let reads = {
+        let parts = Arc::clone(parts);
+        baseline::closed_loop(clients, duration, move |client, round| {
+            let (_, request) = read_request(&parts, round * clients as u64 + client as u64);
+            async move { fetch(request).await == Ok(false) }
+        })
+        .await
+    };
+    let direct_holds = baseline::direct_holds(settings, clients, duration).await?;
+    let made: Arc<Mutex<Vec<(usize, String)>>> = Arc::default();
+    let holds = {
+        let parts = Arc::clone(parts);
+        let made = Arc::clone(&made);
+        let key: u64 = rand::random();
+        baseline::closed_loop(
+            clients.min(parts.tokens.len()),
+            duration,
+            move |client, round| {
+                let parts = Arc::clone(&parts);
+                let made = Arc::clone(&made);
+                async move {
+                    let key = format!("baseline-{key:016x}-{client}-{round}");
+                    let Some(order) = hold_through_shop(&parts, client, &key).await else {
+                        return false;
+                    };
+                    if let Ok(mut made) = made.lock() {
+                        made.push((client, order));
+                    }
+                    true
+                }
+            },
+        )
+        .await
+    };
+    let made = made.lock().map(|made| made.clone()).unwrap_or_default();
+    eprintln!("canceling the {} baseline holds…", made.len());
+    let canceled = made.chunks(clients).map(|chunk| {
+        futures_util::future::join_all(chunk.iter().map(|(client, order)| {
+            parts
+                .client
+                .post(format!("{}/api/v1/orders/{order}/cancel", parts.shop))
+                .bearer_auth(&parts.tokens[*client])
+                .send()
+        }))
+    });
+    for batch in canceled {
+        let failed = batch.await.iter().filter(|r| r.is_err()).count();
+        anyhow::ensure!(failed == 0, "{failed} baseline holds were not canceled");
+    }
+    Ok(Baselines {
+        clients,
+        duration,
+        trivial,
+        reads,
+        direct_holds,
+        holds,
+    })
+}
+
+/// One unit of a well-stocked item into customer `client`'s cart, then checked out with `key`:
+/// the order's ID when it was held (else the cart is emptied).
+async fn hold_through_shop(parts: &Parts, client: usize, key: &str) -> Option<String> {
+    let token = &parts.tokens[client];
+    let item = parts.stocked[rand::rng().random_range(0..parts.stocked.len())];
+    let put = parts
+        .client
+        .put(format!("{}/api/v1/cart/items/{item}", parts.shop))
+        .bearer_auth(token)
+        .json(&json!({ "quantity": 1 }))
+        .send()
+        .await
+        .ok()?;
+    if !put.status().is_success() {
+        return None;
+    }
+    let checkout = parts
+        .client
+        .post(format!("{}/api/v1/checkouts", parts.shop))
+        .bearer_auth(token)
+        .header("idempotency-key", key)
+        .send()
+        .await
+        .ok()?;
+    let body: Value = if checkout.status().as_u16() == 201 {
+        checkout.json().await.ok()?
+    } else {
+        Value::Null
+    };
+    let order = body["orders"][0]["id"].as_str().map(str::to_owned);
+    if order.is_none() {
+        let _ = parts
+            .client
+            .delete(format!("{}/api/v1/cart", parts.shop))
+            .bearer_auth(token)
+            .send()
+            .await;
+    }
+    order
 }
 
 /// p99 latency per second of reads and of writes (by due time), as an SVG line chart.

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use app::accounts::model::{NewUser, Password, Role, UserId};
-use app::catalog::model::{CategoryInput, ItemInput};
+use app::catalog::model::{CategoryInput, Item, ItemInput};
 use app::catalog::service as catalog;
 use app::shard::id::ItemId;
 use app::state::AppState;
@@ -61,7 +61,11 @@ async fn measure(settings: &Settings, options: CheckoutBenchOptions) -> anyhow::
         options.items + 1,
         options.concurrency
     );
-    let items = make_items(&state, options.items.max(1)).await?;
+    let items: Vec<ItemId> = make_items(&state, options.items.max(1))
+        .await?
+        .into_iter()
+        .map(|item| item.id)
+        .collect();
     let customers = customers_with_sessions(&state, "bench", options.concurrency).await?;
     let tokens = Arc::new(customers.into_iter().map(|(_, token)| token).collect());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -245,8 +249,9 @@ async fn check_out(
     body["orders"][0]["id"].as_str().map(str::to_owned)
 }
 
-/// The hot item first, then `count` more over categories on every shard.
-async fn make_items(state: &AppState, count: u32) -> anyhow::Result<Vec<ItemId>> {
+/// The hot item first, then `count` more over categories on every shard, each with stock enough
+/// that no benchmark sells it out.
+pub async fn make_items(state: &AppState, count: u32) -> anyhow::Result<Vec<Item>> {
     let mut categories = Vec::new();
     for n in 0..6 {
         let input = CategoryInput {
@@ -268,7 +273,7 @@ async fn make_items(state: &AppState, count: u32) -> anyhow::Result<Vec<ItemId>>
             location: "Bench warehouse".into(),
             ..Default::default()
         };
-        items.push(catalog::create_item(state, &input).await?.id);
+        items.push(catalog::create_item(state, &input).await?);
     }
     Ok(items)
 }

@@ -4,9 +4,11 @@
 //! in this process on a free loopback port, drives it with a fixed number of concurrent clients
 //! for a fixed time per phase, prints a Markdown table, and drops what it made.
 
+pub mod baseline;
 pub mod black_friday;
 pub mod catalog;
 pub mod checkout;
+pub mod cpu;
 pub mod flash_sale;
 pub mod stage;
 
@@ -37,6 +39,11 @@ impl Figures {
         }
     }
 
+    /// Requests answered a second.
+    pub fn per_second(&self) -> f64 {
+        self.requests as f64 / self.elapsed.as_secs_f64().max(f64::EPSILON)
+    }
+
     fn percentile(&self, p: f64) -> Duration {
         if self.latencies.is_empty() {
             return Duration::ZERO;
@@ -47,7 +54,7 @@ impl Figures {
 
     /// `| per second | p50 ms | p90 ms | p99 ms | max ms | errors |`
     pub fn cells_with_p90(&self) -> String {
-        let per_second = self.requests as f64 / self.elapsed.as_secs_f64().max(f64::EPSILON);
+        let per_second = self.per_second();
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
         format!(
             "| {per_second:.0} | {:.1} | {:.1} | {:.1} | {:.1} | {} |",
@@ -61,7 +68,7 @@ impl Figures {
 
     /// `| per second | p50 ms | p99 ms | max ms | errors |`
     pub fn cells(&self) -> String {
-        let per_second = self.requests as f64 / self.elapsed.as_secs_f64().max(f64::EPSILON);
+        let per_second = self.per_second();
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
         format!(
             "| {per_second:.0} | {:.1} | {:.1} | {:.1} | {} |",

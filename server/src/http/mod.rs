@@ -1,4 +1,4 @@
-//! The HTTP router: the Leptos pages and server functions, the REST API, `/healthz`, item pictures,
+//! The HTTP router: the Leptos pages and server functions, the REST API, `/healthz` and `/livez`, item pictures,
 //! and the layers every request passes through (tracing, timeout, body limit, compression, security headers).
 
 mod health;
@@ -28,6 +28,7 @@ pub fn router(state: AppState, settings: &HttpSettings) -> Router {
     // The API answers an oversized body with its own JSON 413; the pages with the layer's.
     let pages = Router::new()
         .route("/healthz", get(health::healthz))
+        .route("/livez", get(health::livez))
         .route("/images/items/{file}", get(images::item_image))
         .leptos_routes_with_context(&state, routes, leptos::nonce::provide_nonce, move || {
             shell(options.clone())

@@ -492,3 +492,46 @@ async fn a_sold_out_item_is_refused_by_the_gate_until_its_stock_comes_back() {
     assert_audit_clean(&app).await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_stock_gate_admits_as_many_units_as_the_stock_and_takes_back_what_fails() {
+    use app::checkout::gate::{self, Admission};
+
+    let app = spawn_app().await;
+    let redis = &app.state.redis;
+    let shard = app::shard::ShardId::try_from(1_u16).unwrap();
+    let item = ItemId::new(shard, 4242).unwrap();
+
+    // Missing: set from the stock the catalog showed, then taken unit by unit.
+    assert_eq!(gate::admit(redis, item, 2, 3).await, Admission::Admitted);
+    assert_eq!(gate::admit(redis, item, 1, 3).await, Admission::Admitted);
+    assert_eq!(gate::known_left(redis, item).await, Some(0));
+    // The crowd behind them is told at once, whatever the catalog still shows.
+    assert_eq!(
+        gate::admit(redis, item, 1, 3).await,
+        Admission::Refused { left: 0 }
+    );
+    // A checkout that failed gives its units back, and the next buyer gets them.
+    gate::give_back(redis, item, 2).await;
+    assert_eq!(
+        gate::admit(redis, item, 3, 3).await,
+        Admission::Refused { left: 2 }
+    );
+    assert_eq!(gate::admit(redis, item, 2, 3).await, Admission::Admitted);
+
+    // The item's event drops the count; when the catalog shows too few, the database decides (it
+    // reclaims expired holds first) and the gate neither refuses nor counts.
+    gate::forget(redis, item).await;
+    assert_eq!(gate::admit(redis, item, 1, 0).await, Admission::Unknown);
+    assert_eq!(gate::known_left(redis, item).await, None);
+    // Giving back to a count that is gone adds nothing: a new one is set from the catalog.
+    gate::give_back(redis, item, 5).await;
+    assert_eq!(gate::known_left(redis, item).await, None);
+    // What the database found left replaces the count.
+    gate::note_short(redis, item, 1).await;
+    assert_eq!(
+        gate::admit(redis, item, 2, 50).await,
+        Admission::Refused { left: 1 }
+    );
+    app.stop().await;
+}

@@ -29,7 +29,7 @@ async fn healthz_reports_the_directory_three_shards_and_redis_up() {
 }
 
 #[tokio::test]
-async fn healthz_answers_503_and_names_a_shard_that_is_down() {
+async fn healthz_answers_503_and_names_a_shard_that_is_down_while_livez_answers() {
     let mut settings = fresh_settings();
     migrate_fresh(&settings).await;
     let dead = add_dead_server(&mut settings);
@@ -46,6 +46,10 @@ async fn healthz_answers_503_and_names_a_shard_that_is_down() {
     for name in ["directory", "shard 0", "shard 2", "redis"] {
         assert_eq!(component(&health, name)["up"], true, "{name}: {health}");
     }
+    // Not healthy, yet alive: a supervisor must not restart a copy for a shard's outage.
+    let live = app.get("/livez").await;
+    assert_eq!(live.status(), 200);
+    assert_eq!(live.text().await.unwrap(), "ok");
     app.stop().await;
 }
 

@@ -45,6 +45,8 @@ async fn a_small_black_friday_mix_is_served_without_errors_and_audits_clean() {
         items: 200,
         customers: 40,
         plot: plot.clone(),
+        baseline: Duration::from_secs(1),
+        baseline_clients: 8,
     };
     let outcome = scenario(&settings, &options).await.expect("the run");
     drop_test_data(&settings).await;
@@ -55,6 +57,23 @@ async fn a_small_black_friday_mix_is_served_without_errors_and_audits_clean() {
     assert!(outcome.requests >= 400 + 26, "{}", outcome.report);
     assert_eq!(outcome.errors, 0, "{}", outcome.report);
     assert!(outcome.audit_clean, "{}", outcome.report);
+    // The baselines ran before the mix, each answering requests without an error.
+    for row in [
+        "trivial route",
+        "the read mix",
+        "straight on MariaDB",
+        "holds (cart line",
+    ] {
+        let line = outcome
+            .report
+            .lines()
+            .find(|line| line.contains(row))
+            .unwrap_or_else(|| panic!("no {row} row in {}", outcome.report));
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        let per_second: f64 = cells[2].parse().expect("a rate");
+        assert!(per_second > 0.0, "{line}");
+        assert_eq!(cells[6], "0", "errors: {line}");
+    }
 }
 
 #[tokio::test]

@@ -1,0 +1,162 @@
+//! Baselines: the ceilings a load run's figures are read against, measured in the same run on the
+//! same machine, so that a slower or busier machine lowers both and the ratio stays honest.
+//!
+//! Each is closed-loop: a fixed number of clients, each sending its next request as soon as the
+//! last one answered, for a fixed time; what counts is how many a second are answered.
+//!
+//! - the same HTTP stack (router, layers, keep-alive connections, client) answering a trivial
+//!   route, `GET /livez`: the most any read could reach;
+//! - the hold transaction (`app::checkout::service::hold_lines`: conditional stock update, order,
+//!   line, hold, ledger and outbox rows, one durable commit) run straight on the MariaDB servers
+//!   through sqlx, without HTTP, Redis, the cart, the catalog cache or the idempotency lookup: the
+//!   most checkouts could reach. It runs on databases of its own, over items on every shard.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use app::accounts::model::UserId;
+use app::catalog::model::Item;
+use app::checkout::service::{Attempt, ShardFailure, ShardLine, hold_lines};
+use app::money::Currency;
+use rand::Rng;
+use tokio::time::Instant;
+
+use super::Figures;
+use crate::config::Settings;
+use crate::startup;
+
+/// Items the direct hold baseline spreads its transactions over (on every shard).
+const DIRECT_ITEMS: u32 = 300;
+
+/// Runs `clients` loops of `job` until `duration` has passed; `job(client, round)` answers
+/// whether its request succeeded. Latency is from each request's send to its answer.
+pub async fn closed_loop<F, Fut>(clients: usize, duration: Duration, job: F) -> Figures
+where
+    F: Fn(usize, u64) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = bool> + Send,
+{
+    let job = Arc::new(job);
+    let started = Instant::now();
+    let deadline = started + duration;
+    let loops = (0..clients)
+        .map(|client| {
+            let job = Arc::clone(&job);
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let mut errors = 0;
+                let mut round = 0;
+                while Instant::now() < deadline {
+                    let sent = Instant::now();
+                    if job(client, round).await {
+                        latencies.push(sent.elapsed());
+                    } else {
+                        errors += 1;
+                    }
+                    round += 1;
+                }
+                (latencies, errors)
+            })
+        })
+        .collect::<Vec<_>>();
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    for finished in futures_util::future::join_all(loops).await {
+        match finished {
+            Ok((mine, my_errors)) => {
+                latencies.extend(mine);
+                errors += my_errors;
+            }
+            Err(_) => errors += 1,
+        }
+    }
+    Figures::new(latencies, errors, started.elapsed())
+}
+
+/// The trivial route's ceiling: `clients` loops of `GET /livez` over `client`'s connections.
+pub async fn trivial_route(
+    client: &reqwest::Client,
+    shop: &str,
+    clients: usize,
+    duration: Duration,
+) -> Figures {
+    let client = client.clone();
+    let url = format!("{shop}/livez");
+    closed_loop(clients, duration, move |_, _| {
+        let request = client.get(&url).send();
+        async move {
+            match request.await {
+                Ok(response) if response.status().is_success() => response.bytes().await.is_ok(),
+                _ => false,
+            }
+        }
+    })
+    .await
+}
+
+/// The hold transaction's ceiling straight on MariaDB: `clients` connections, each committing one
+/// hold of one unit after the other, on databases of their own (made, then dropped).
+pub async fn direct_holds(
+    settings: &Settings,
+    clients: usize,
+    duration: Duration,
+) -> anyhow::Result<Figures> {
+    let mut figures = None;
+    super::with_own_databases(settings, |settings| {
+        let figures = &mut figures;
+        async move {
+            let state = startup::connect(&settings, settings.http.addr)?;
+            let items = Arc::new(super::checkout::make_items(&state, DIRECT_ITEMS).await?);
+            let shards = state.shards.clone();
+            let measured = closed_loop(clients, duration, move |_, _| {
+                let shards = shards.clone();
+                let items = Arc::clone(&items);
+                async move {
+                    let item = &items[rand::rng().random_range(0..items.len())];
+                    hold_one(&shards, item).await.is_ok()
+                }
+            })
+            .await;
+            state.shards.close().await;
+            *figures = Some(measured);
+            Ok(())
+        }
+    })
+    .await?;
+    figures.ok_or_else(|| anyhow::anyhow!("the direct hold baseline did not run"))
+}
+
+/// One hold of one unit of `item` for a customer of its own, committed: the hold transaction and
+/// nothing around it.
+async fn hold_one(shards: &app::shard::router::ShardRouter, item: &Item) -> anyhow::Result<()> {
+    let shard = item.id.shard();
+    let database = shards.shard(shard)?;
+    let checkout_id = format!("{:032x}", rand::random::<u128>());
+    // A new customer each time: the per-customer limit is checked but never reached.
+    let attempt = Attempt {
+        checkout_id: &checkout_id,
+        customer: UserId(rand::rng().random_range(1..1 << 40)),
+        currency: Currency::EUR,
+        expires: chrono::Utc::now() + chrono::Duration::minutes(2),
+    };
+    let line = ShardLine {
+        item: item.id,
+        category: item.category_id,
+        name: item.name.clone(),
+        quantity: 1,
+        unit_price: item.price,
+        seen_stock: item.stock,
+    };
+    let mut tx = database.begin().await?;
+    match hold_lines(&mut tx, shard, attempt, std::slice::from_ref(&line)).await? {
+        Ok(_) => {
+            tx.commit().await?;
+            Ok(())
+        }
+        Err(ShardFailure::Short { .. } | ShardFailure::OverLimit { .. }) => {
+            tx.rollback().await?;
+            anyhow::bail!("{} refused a hold", item.id)
+        }
+        Err(ShardFailure::Error(error)) => Err(error.into()),
+    }
+}
