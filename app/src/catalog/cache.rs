@@ -5,12 +5,18 @@
 //! stale entry for longer than the event takes. Entries also expire, a bound on any missed
 //! invalidation. Redis being down makes reads slower (straight to the database), never failing:
 //! every error here is logged and treated as a miss.
+//!
+//! A category's listing pages are the exception: every hold changes an item's stock, so dropping
+//! them on every item event would leave nothing cached in a sale. They live [`LISTING_TTL_MS`]
+//! from when the category's first page is cached (the stock they show lags by that much at most;
+//! an item's own page is always live), and an admin's change to the category's items drops them
+//! at once.
 
 use redis::AsyncCommands;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::model::{Category, Item};
+use super::model::{Category, CategoryId, Item, ItemSort, Page};
 use crate::redis_store::Redis;
 use crate::shard::id::ItemId;
 
@@ -19,6 +25,18 @@ const TTL_S: u64 = 300;
 
 fn item_key(redis: &Redis, id: &ItemId) -> String {
     redis.key(&format!("cache:item:{id}"))
+}
+
+/// How long a category's cached listing pages live.
+pub const LISTING_TTL_MS: u64 = 2000;
+
+/// All cached pages of a category's listing, one hash field a page.
+fn listing_key(redis: &Redis, category: CategoryId) -> String {
+    redis.key(&format!("cache:listing:{}", category.0))
+}
+
+fn listing_field(sort: ItemSort, offset: u32, limit: u32) -> String {
+    format!("{}:{offset}:{limit}", sort.as_str())
 }
 
 fn categories_key(redis: &Redis) -> String {
@@ -84,4 +102,65 @@ pub async fn put_categories(redis: &Redis, categories: &[Category]) {
 /// Drops the cached list of categories.
 pub async fn forget_categories(redis: &Redis) {
     forget(redis, &categories_key(redis)).await;
+}
+
+/// A cached page of a category's listing.
+pub async fn listing(
+    redis: &Redis,
+    category: CategoryId,
+    sort: ItemSort,
+    offset: u32,
+    limit: u32,
+) -> Option<Page<Item>> {
+    let key = listing_key(redis, category);
+    let mut connection = redis.connection();
+    match connection
+        .hget::<_, _, Option<String>>(&key, listing_field(sort, offset, limit))
+        .await
+    {
+        Ok(Some(json)) => serde_json::from_str(&json)
+            .inspect_err(|error| tracing::warn!(%key, %error, "unreadable cache entry"))
+            .ok(),
+        Ok(None) => None,
+        Err(error) => {
+            tracing::debug!(%key, %error, "cache read failed; reading the database");
+            None
+        }
+    }
+}
+
+/// Caches a page of a category's listing; the category's pages all expire
+/// [`LISTING_TTL_MS`] after the first of them was cached.
+pub async fn put_listing(
+    redis: &Redis,
+    category: CategoryId,
+    sort: ItemSort,
+    offset: u32,
+    limit: u32,
+    page: &Page<Item>,
+) {
+    let Ok(json) = serde_json::to_string(page) else {
+        return;
+    };
+    let key = listing_key(redis, category);
+    let mut connection = redis.connection();
+    let written: Result<(), _> = redis::pipe()
+        .hset(&key, listing_field(sort, offset, limit), json)
+        .ignore()
+        // NX: a later page does not push the category's expiry back.
+        .cmd("PEXPIRE")
+        .arg(&key)
+        .arg(LISTING_TTL_MS)
+        .arg("NX")
+        .ignore()
+        .query_async(&mut connection)
+        .await;
+    if let Err(error) = written {
+        tracing::debug!(%key, %error, "cache write failed");
+    }
+}
+
+/// Drops every cached page of a category's listing.
+pub async fn forget_listing(redis: &Redis, category: CategoryId) {
+    forget(redis, &listing_key(redis, category)).await;
 }

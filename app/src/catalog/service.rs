@@ -19,6 +19,7 @@ use super::model::{
 use super::repo;
 use crate::error::AppError;
 use crate::events::{self, Event};
+use crate::redis_store::Redis;
 use crate::shard::ShardId;
 use crate::shard::id::ItemId;
 use crate::shard::router::Database;
@@ -167,11 +168,13 @@ pub async fn rename_category(
     Ok(category)
 }
 
-/// The end of every item write: records the item's event, reads the item back as committed, and
-/// commits, so the change, its event and the answer are one.
+/// The end of every admin item write: records the item's event, reads the item back as committed,
+/// and commits, so the change, its event and the answer are one; then drops the category's cached
+/// listing.
 async fn commit_item_change(
     mut tx: Transaction<'static, MySql>,
     shard: &Database,
+    redis: &Redis,
     id: ItemId,
     category_id: CategoryId,
 ) -> Result<Item, AppError> {
@@ -189,6 +192,7 @@ async fn commit_item_change(
         .map_err(db(shard))?
         .ok_or_else(|| AppError::not_found("item"))?;
     tx.commit().await.map_err(db(shard))?;
+    cache::forget_listing(redis, category_id).await;
     Ok(item)
 }
 
@@ -220,7 +224,7 @@ pub async fn create_item(state: &AppState, input: &ItemInput) -> Result<Item, Ap
     )
     .await
     .map_err(db(shard))?;
-    let item = commit_item_change(tx, shard, id, category.id).await?;
+    let item = commit_item_change(tx, shard, &state.redis, id, category.id).await?;
     tracing::info!(item_id = %id, shard = %category.shard, "item created");
     Ok(item)
 }
@@ -258,7 +262,7 @@ pub async fn update_item(
     repo::update_item(&mut tx, &updated, now())
         .await
         .map_err(db(shard))?;
-    let item = commit_item_change(tx, shard, id, current.category_id).await?;
+    let item = commit_item_change(tx, shard, &state.redis, id, current.category_id).await?;
     cache::forget_item(&state.redis, &id).await;
     Ok(item)
 }
@@ -285,6 +289,7 @@ pub async fn delete_item(state: &AppState, id: ItemId) -> Result<(), AppError> {
     .map_err(db(shard))?;
     tx.commit().await.map_err(db(shard))?;
     cache::forget_item(&state.redis, &id).await;
+    cache::forget_listing(&state.redis, current.category_id).await;
     tracing::info!(item_id = %id, "item deleted");
     Ok(())
 }
@@ -342,7 +347,7 @@ pub async fn change_stock(
     let movement_id = repo::insert_movement(&mut tx, id, delta, level, cause, &reason, now)
         .await
         .map_err(db(shard))?;
-    let item = commit_item_change(tx, shard, id, current.category_id).await?;
+    let item = commit_item_change(tx, shard, &state.redis, id, current.category_id).await?;
     cache::forget_item(&state.redis, &id).await;
     tracing::info!(item_id = %id, delta, stock = level, cause = cause.as_str(), "stock changed");
     let movement = StockMovement {
@@ -386,6 +391,10 @@ pub async fn category_items(
     sort: ItemSort,
     page: PageRequest,
 ) -> Result<Page<Item>, AppError> {
+    let (offset, limit) = (page.offset(), page.per_page);
+    if let Some(cached) = cache::listing(&state.redis, category.id, sort, offset, limit).await {
+        return Ok(cached);
+    }
     let shard = state.shards.shard(category.shard)?;
     let mut connection = shard.acquire().await?;
     let (items, total) = repo::list_items(
@@ -393,17 +402,19 @@ pub async fn category_items(
         category.shard,
         category.id,
         sort,
-        page.offset(),
-        page.per_page,
+        offset,
+        limit,
     )
     .await
     .map_err(db(shard))?;
-    Ok(Page {
+    let listed = Page {
         items,
         page: page.page,
         per_page: page.per_page,
         total,
-    })
+    };
+    cache::put_listing(&state.redis, category.id, sort, offset, limit, &listed).await;
+    Ok(listed)
 }
 
 /// The newest items in stock across every shard. A shard that does not answer is left out: the

@@ -3,7 +3,11 @@
 //! The index holds each item whole (as stored JSON), so a search is answered from memory without
 //! a database round trip; stock in results may lag a change by the event stream's delay, while an
 //! item's own page always reads the live stock.
+//!
+//! A sale's searches repeat (a few popular queries make most of them), and fuzzy matching is the
+//! costly part: the answers of recent searches are kept until the index next changes.
 
+use std::collections::HashMap;
 use std::ops::Bound;
 use std::sync::Mutex;
 
@@ -61,6 +65,8 @@ impl From<tantivy::TantivyError> for SearchError {
 const WRITER_MEMORY_BYTES: usize = 50_000_000;
 /// Prices are indexed as integers of 1/10,000 (the SQL scale), never as floats.
 const PRICE_SCALE: i64 = 10_000;
+/// The most answers kept between two commits; past it, the oldest generation's are dropped at once.
+const RECENT_ANSWERS: usize = 1024;
 
 /// The clauses of a boolean query.
 type Clauses = Vec<(Occur, Box<dyn Query>)>;
@@ -82,6 +88,15 @@ pub struct TantivyEngine {
     reader: IndexReader,
     writer: Mutex<IndexWriter>,
     fields: Fields,
+    recent: Mutex<Recent>,
+}
+
+/// Answers given since the last commit, by query. `generation` counts commits: an answer computed
+/// before a commit is not kept after it.
+#[derive(Default)]
+struct Recent {
+    generation: u64,
+    answers: HashMap<String, EngineResults>,
 }
 
 fn price_units(price: Decimal) -> i64 {
@@ -126,6 +141,7 @@ impl TantivyEngine {
             reader,
             writer: Mutex::new(writer),
             fields,
+            recent: Mutex::default(),
         })
     }
 
@@ -273,10 +289,40 @@ impl SearchEngine for TantivyEngine {
     fn commit(&self) -> Result<(), SearchError> {
         self.writer()?.commit()?;
         self.reader.reload()?;
+        if let Ok(mut recent) = self.recent.lock() {
+            recent.generation += 1;
+            recent.answers.clear();
+        }
         Ok(())
     }
 
     fn search(&self, query: &SearchQuery) -> Result<EngineResults, SearchError> {
+        let key = serde_json::to_string(query).map_err(|e| SearchError(e.to_string()))?;
+        let generation = match self.recent.lock() {
+            Ok(recent) => {
+                if let Some(answer) = recent.answers.get(&key) {
+                    return Ok(answer.clone());
+                }
+                recent.generation
+            }
+            Err(_) => return self.answer(query),
+        };
+        let answer = self.answer(query)?;
+        if let Ok(mut recent) = self.recent.lock()
+            && recent.generation == generation
+        {
+            if recent.answers.len() >= RECENT_ANSWERS {
+                recent.answers.clear();
+            }
+            recent.answers.insert(key, answer.clone());
+        }
+        Ok(answer)
+    }
+}
+
+impl TantivyEngine {
+    /// Runs a search on the index as it was last committed.
+    fn answer(&self, query: &SearchQuery) -> Result<EngineResults, SearchError> {
         let searcher = self.reader.searcher();
         let base = self.base_query(query)?;
 
@@ -343,5 +389,69 @@ impl SearchEngine for TantivyEngine {
             total: u64::try_from(total).unwrap_or(u64::MAX),
             categories,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+    use crate::money::Currency;
+    use crate::search::model::SearchParams;
+    use crate::shard::ShardId;
+
+    fn item(local: u64, name: &str, stock: u32) -> Item {
+        let now = Utc::now();
+        Item {
+            id: ItemId::new(ShardId::try_from(0_u16).unwrap(), local).unwrap(),
+            category_id: CategoryId(1),
+            name: name.into(),
+            description: "A sale item".into(),
+            price: Decimal::new(1999, 2),
+            currency: Currency::EUR,
+            stock,
+            location: "Shelf".into(),
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    fn query(text: &str) -> SearchQuery {
+        SearchParams {
+            q: Some(text.into()),
+            ..Default::default()
+        }
+        .parse()
+        .unwrap()
+    }
+
+    #[test]
+    fn a_repeated_search_sees_every_commit_since_its_last_answer() {
+        let engine = TantivyEngine::new().unwrap();
+        engine.upsert(&[item(1, "Kettle", 5)]).unwrap();
+        engine.commit().unwrap();
+        let first = engine.search(&query("kettel")).unwrap();
+        assert_eq!(first.total, 1);
+        assert_eq!(first.items[0].stock, 5);
+        // The same answer again, until the index changes.
+        assert_eq!(engine.search(&query("kettel")).unwrap(), first);
+
+        engine
+            .upsert(&[item(1, "Kettle", 4), item(2, "Steel kettle", 9)])
+            .unwrap();
+        // Not committed yet: searches still see the last commit.
+        assert_eq!(engine.search(&query("kettel")).unwrap(), first);
+        engine.commit().unwrap();
+        let after = engine.search(&query("kettel")).unwrap();
+        assert_eq!(after.total, 2);
+        let kettle = after.items.iter().find(|i| i.id.local() == 1).unwrap();
+        assert_eq!(kettle.stock, 4);
+
+        engine
+            .remove(&[ItemId::new(ShardId::try_from(0_u16).unwrap(), 2).unwrap()])
+            .unwrap();
+        engine.commit().unwrap();
+        assert_eq!(engine.search(&query("kettel")).unwrap().total, 1);
     }
 }

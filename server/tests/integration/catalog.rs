@@ -335,6 +335,53 @@ async fn a_category_lists_its_items_sorted_and_paged() {
     assert_eq!(second["items"][0]["name"], "Console");
     let (_, newest) = app.get_json(&format!("{base}?sort=newest")).await;
     assert_eq!(newest["items"][0]["name"], "Headset");
+
+    // The pages are cached, yet an admin's change shows at once: a new item, a new price.
+    let added = app.create_item(&category, "Arcade Stick", "19.00", 5).await;
+    let (_, cheapest) = app.get_json(&format!("{base}?sort=price_asc")).await;
+    assert_eq!(cheapest["total"], 4);
+    assert_eq!(cheapest["items"][0]["name"], "Arcade Stick");
+    let (status, _) = app
+        .admin_json(
+            Method::PATCH,
+            &format!("/api/v1/items/{}", added["id"].as_str().unwrap()),
+            json!({"price": "999.00"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, repriced) = app.get_json(&format!("{base}?sort=price_asc")).await;
+    assert_eq!(repriced["items"][0]["name"], "Controller");
+
+    // A stock change outside the admin's item writes (a hold, here written straight to the row)
+    // shows once the listing's cache time has passed.
+    let (_, before) = app.get_json(&format!("{base}?sort=price_asc")).await;
+    let controller = before["items"][0]["id"].as_str().unwrap();
+    let id: app::shard::id::ItemId = controller.parse().unwrap();
+    let database = app.state.shards.for_id(&id).unwrap();
+    sqlx::query("UPDATE items SET stock = stock - 1 WHERE id = ?")
+        .bind(id.local())
+        .execute(&mut *database.acquire().await.unwrap())
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    loop {
+        let (_, now) = app.get_json(&format!("{base}?sort=price_asc")).await;
+        if now["items"][0]["stock"] == 4 {
+            break;
+        }
+        assert!(
+            started.elapsed()
+                < std::time::Duration::from_millis(app::catalog::cache::LISTING_TTL_MS + 1000),
+            "the listing kept its stock past its cache time: {now}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // Put the unit back through the same side door, so the ledger still sums.
+    sqlx::query("UPDATE items SET stock = stock + 1 WHERE id = ?")
+        .bind(id.local())
+        .execute(&mut *database.acquire().await.unwrap())
+        .await
+        .unwrap();
     app.stop().await;
 }
 
