@@ -43,9 +43,9 @@ fn categories_key(redis: &Redis) -> String {
     redis.key("cache:categories")
 }
 
-async fn read<T: DeserializeOwned>(redis: &Redis, key: &str) -> Option<T> {
-    let mut connection = redis.connection();
-    match connection.get::<_, Option<String>>(key).await {
+/// What a cache read found: the entry, or a miss (also for an error, logged).
+fn decode<T: DeserializeOwned>(key: &str, found: redis::RedisResult<Option<String>>) -> Option<T> {
+    match found {
         Ok(Some(json)) => serde_json::from_str(&json)
             .inspect_err(|error| tracing::warn!(%key, %error, "unreadable cache entry"))
             .ok(),
@@ -55,6 +55,11 @@ async fn read<T: DeserializeOwned>(redis: &Redis, key: &str) -> Option<T> {
             None
         }
     }
+}
+
+async fn read<T: DeserializeOwned>(redis: &Redis, key: &str) -> Option<T> {
+    let mut connection = redis.connection();
+    decode(key, connection.get(key).await)
 }
 
 async fn write<T: Serialize>(redis: &Redis, key: &str, value: &T) {
@@ -114,19 +119,10 @@ pub async fn listing(
 ) -> Option<Page<Item>> {
     let key = listing_key(redis, category);
     let mut connection = redis.connection();
-    match connection
-        .hget::<_, _, Option<String>>(&key, listing_field(sort, offset, limit))
-        .await
-    {
-        Ok(Some(json)) => serde_json::from_str(&json)
-            .inspect_err(|error| tracing::warn!(%key, %error, "unreadable cache entry"))
-            .ok(),
-        Ok(None) => None,
-        Err(error) => {
-            tracing::debug!(%key, %error, "cache read failed; reading the database");
-            None
-        }
-    }
+    let found = connection
+        .hget(&key, listing_field(sort, offset, limit))
+        .await;
+    decode(&key, found)
 }
 
 /// Caches a page of a category's listing; the category's pages all expire
