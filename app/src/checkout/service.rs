@@ -241,10 +241,10 @@ async fn check_out_admitted(
     let mut per_shard: BTreeMap<ShardId, Vec<ShardLine>> = BTreeMap::new();
     let mut currency: Option<Currency> = existing.first().map(|order| order.currency);
     for (id, line) in &cart {
-        let item = match shown.remove(id) {
-            Some(item) => item,
-            None => catalog::item(state, *id).await?,
-        };
+        // Every line's item was read for the gate.
+        let item = shown
+            .remove(id)
+            .ok_or_else(|| AppError::not_found("item"))?;
         if *currency.get_or_insert(item.currency) != item.currency {
             return Err(AppError::invalid(
                 "cart",

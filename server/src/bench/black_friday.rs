@@ -949,20 +949,7 @@ async fn hold_through_shop(parts: &Parts, client: usize, key: &str) -> Option<St
     if !put.status().is_success() {
         return None;
     }
-    let checkout = parts
-        .client
-        .post(format!("{}/api/v1/checkouts", parts.shop))
-        .bearer_auth(token)
-        .header("idempotency-key", key)
-        .send()
-        .await
-        .ok()?;
-    let body: Value = if checkout.status().as_u16() == 201 {
-        checkout.json().await.ok()?
-    } else {
-        Value::Null
-    };
-    let order = body["orders"][0]["id"].as_str().map(str::to_owned);
+    let order = super::checkout::check_out(&parts.client, &parts.shop, token, key).await;
     if order.is_none() {
         let _ = parts
             .client

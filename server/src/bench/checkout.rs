@@ -182,7 +182,7 @@ async fn drive(
                     }
                     let sent = Instant::now();
                     let key = format!("bench-{phase}-{n}-{round}");
-                    let order = check_out(&client, addr, token, &key).await;
+                    let order = check_out(&client, &format!("http://{addr}"), token, &key).await;
                     seen.checkout.push(sent.elapsed());
                     let Some(order) = order else {
                         seen.errors[1] += 1;
@@ -228,15 +228,16 @@ async fn drive(
     ]
 }
 
-/// Checks the cart out; the order's ID when it was held.
-async fn check_out(
+/// Checks the cart out at the shop at `shop` (`http://host:port`); the order's ID when it was
+/// held.
+pub async fn check_out(
     client: &reqwest::Client,
-    addr: SocketAddr,
+    shop: &str,
     token: &str,
     key: &str,
 ) -> Option<String> {
     let response = client
-        .post(format!("http://{addr}/api/v1/checkouts"))
+        .post(format!("{shop}/api/v1/checkouts"))
         .bearer_auth(token)
         .header("idempotency-key", key)
         .send()
