@@ -78,7 +78,7 @@ pub async fn register(
     password: String,
 ) -> Result<User, AppError> {
     use crate::accounts::model::RegisterInput;
-    use crate::accounts::{service, session};
+    use crate::accounts::service;
     let result = async {
         let state = crate::state::use_app_state()?;
         let input = RegisterInput {
@@ -91,7 +91,7 @@ pub async fn register(
         };
         let user = service::register(&state, input, crate::accounts::model::Role::Customer).await?;
         // Signed in at once: a new session, without hashing the password a second time.
-        let token = session::create(&state, user.id).await?;
+        let token = service::start_session(&state, &user).await?;
         ssr::set_session_cookie(&token)?;
         ssr::adopt_visitor_cart(&state, &user).await?;
         leptos_axum::redirect("/account");

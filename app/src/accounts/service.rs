@@ -131,9 +131,45 @@ pub async fn log_in(
         });
     };
     rate_limit::reset(&state.redis, LOGIN_PER_ACCOUNT, &username).await;
-    let token = session::create(state, user.id).await?;
+    let token = start_session(state, &user).await?;
     tracing::info!(user_id = user.id.0, "logged in");
     Ok((token, user))
+}
+
+/// Starts a session for `user`, read from the directory just before; returns its token.
+pub async fn start_session(state: &AppState, user: &User) -> Result<String, AppError> {
+    let token = session::create(state, user).await?;
+    keep_sessions_current(state, user.clone()).await?;
+    Ok(token)
+}
+
+/// How often a change of an account is copied into its sessions before they are ended instead.
+const COPY_ROUNDS: usize = 5;
+
+/// Every session of the account carries `copied` now: reads the directory again and copies again
+/// until a read agrees with the last copy. A change that committed meanwhile may have copied an
+/// older version over it, but its own writer reads after its commit, so the last reader copies
+/// the newest. A deleted account's sessions end; so do those of an account that keeps changing.
+async fn keep_sessions_current(state: &AppState, mut copied: User) -> Result<(), AppError> {
+    let directory = state.shards.directory();
+    for _ in 0..COPY_ROUNDS {
+        let now = {
+            let mut connection = directory.acquire().await?;
+            repo::get(&mut connection, copied.id)
+                .await
+                .map_err(directory_error(state))?
+                .map(|stored| stored.user)
+        };
+        match now {
+            Some(now) if now == copied => return Ok(()),
+            Some(now) => {
+                session::copy_account(state, &now).await?;
+                copied = now;
+            }
+            None => break,
+        }
+    }
+    session::end_all(state, copied.id).await
 }
 
 /// Ends the session of `token`.
@@ -146,15 +182,7 @@ pub async fn authenticate(state: &AppState, parts: &Parts) -> Result<Option<User
     let Some(token) = session::token_from(parts) else {
         return Ok(None);
     };
-    let Some(id) = session::resolve(state, &token).await? else {
-        return Ok(None);
-    };
-    let directory = state.shards.directory();
-    let mut connection = directory.acquire().await?;
-    Ok(repo::get(&mut connection, id)
-        .await
-        .map_err(directory_error(state))?
-        .map(|stored| stored.user))
+    session::resolve(state, &token).await
 }
 
 /// The signed-in account, or 401.
@@ -297,6 +325,10 @@ pub async fn update_user(
             .map_err(directory_error(state))?;
         session::end_all(state, id).await?;
         tracing::info!(user_id = id.0, "password changed; every session ended");
+    } else {
+        drop(connection);
+        session::copy_account(state, &updated).await?;
+        keep_sessions_current(state, updated.clone()).await?;
     }
     Ok(updated)
 }

@@ -2,6 +2,10 @@
 //! does not hold usable tokens), with an idle timeout that each use renews and an absolute one
 //! that nothing renews. Every user's sessions are listed, so a password change or a deletion ends
 //! them all. The token travels as an `HttpOnly; SameSite=Lax` cookie, or as a bearer token.
+//!
+//! A session keeps a copy of its account, so an authenticated request costs one Redis round trip
+//! and no directory query. Whoever changes an account copies it into every one of its sessions
+//! ([`copy_account`]) before answering: a new role or name is in force at the next request.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -12,7 +16,7 @@ use redis::AsyncCommands;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::model::UserId;
+use super::model::{User, UserId};
 use crate::error::AppError;
 use crate::redis_store::RedisError;
 use crate::state::AppState;
@@ -26,7 +30,7 @@ pub const ABSOLUTE_TTL_S: u64 = 7 * 24 * 3600;
 
 #[derive(Serialize, Deserialize)]
 struct Record {
-    user_id: UserId,
+    user: User,
     created_s: u64,
 }
 
@@ -51,8 +55,8 @@ fn user_key(state: &AppState, user: UserId) -> String {
     state.redis.key(&format!("user-sessions:{}", user.0))
 }
 
-/// Starts a session for `user`; returns its token.
-pub async fn create(state: &AppState, user: UserId) -> Result<String, AppError> {
+/// Starts a session for `user` (as the directory has it now); returns its token.
+pub async fn create(state: &AppState, user: &User) -> Result<String, AppError> {
     let token = format!(
         "{:032x}{:032x}",
         rand::random::<u128>(),
@@ -60,7 +64,7 @@ pub async fn create(state: &AppState, user: UserId) -> Result<String, AppError> 
     );
     let digest = digest(&token);
     let record = serde_json::to_string(&Record {
-        user_id: user,
+        user: user.clone(),
         created_s: now_s(),
     })
     .map_err(AppError::internal)?;
@@ -69,10 +73,10 @@ pub async fn create(state: &AppState, user: UserId) -> Result<String, AppError> 
         .atomic()
         .set_ex(session_key(state, &digest), record, IDLE_TTL_S)
         .ignore()
-        .sadd(user_key(state, user), &digest)
+        .sadd(user_key(state, user.id), &digest)
         .ignore()
         .expire(
-            user_key(state, user),
+            user_key(state, user.id),
             i64::try_from(ABSOLUTE_TTL_S).unwrap_or(i64::MAX),
         )
         .ignore()
@@ -82,11 +86,19 @@ pub async fn create(state: &AppState, user: UserId) -> Result<String, AppError> 
     Ok(token)
 }
 
-/// The user a token belongs to, renewing its idle timeout; `None` when it is unknown or ended.
-pub async fn resolve(state: &AppState, token: &str) -> Result<Option<UserId>, AppError> {
+/// The account a token belongs to, renewing its idle timeout; `None` when it is unknown or ended.
+/// One round trip: the read renews the idle timeout (a second one trims it in a session's last
+/// half hour, a third ends a session past its absolute timeout).
+pub async fn resolve(state: &AppState, token: &str) -> Result<Option<User>, AppError> {
     let key = session_key(state, &digest(token));
     let mut redis = state.redis.connection();
-    let found: Option<String> = redis.get(&key).await.map_err(RedisError::from)?;
+    let found: Option<String> = redis::cmd("GETEX")
+        .arg(&key)
+        .arg("EX")
+        .arg(IDLE_TTL_S)
+        .query_async(&mut redis)
+        .await
+        .map_err(RedisError::from)?;
     let Some(record) = found.and_then(|json| serde_json::from_str::<Record>(&json).ok()) else {
         return Ok(None);
     };
@@ -95,12 +107,59 @@ pub async fn resolve(state: &AppState, token: &str) -> Result<Option<UserId>, Ap
         redis.del::<_, ()>(&key).await.map_err(RedisError::from)?;
         return Ok(None);
     }
-    let renewed = IDLE_TTL_S.min(ABSOLUTE_TTL_S - age);
-    redis
-        .expire::<_, ()>(&key, i64::try_from(renewed).unwrap_or(i64::MAX))
+    let left = ABSOLUTE_TTL_S - age;
+    if left < IDLE_TTL_S {
+        redis
+            .expire::<_, ()>(&key, i64::try_from(left).unwrap_or(i64::MAX))
+            .await
+            .map_err(RedisError::from)?;
+    }
+    Ok(Some(record.user))
+}
+
+/// Copies `user` into every one of its sessions, keeping each one's timeouts. A session that ends
+/// meanwhile stays ended. Two writers racing leave either copy: the caller reads the directory
+/// again afterwards and copies again if it changed (see `accounts::service`).
+pub async fn copy_account(state: &AppState, user: &User) -> Result<(), AppError> {
+    let mut redis = state.redis.connection();
+    let digests: Vec<String> = redis
+        .smembers(user_key(state, user.id))
         .await
         .map_err(RedisError::from)?;
-    Ok(Some(record.user_id))
+    if digests.is_empty() {
+        return Ok(());
+    }
+    let keys: Vec<String> = digests
+        .iter()
+        .map(|digest| session_key(state, digest))
+        .collect();
+    let found: Vec<Option<String>> = redis::cmd("MGET")
+        .arg(&keys)
+        .query_async(&mut redis)
+        .await
+        .map_err(RedisError::from)?;
+    let mut pipe = redis::pipe();
+    for (key, json) in keys.iter().zip(found) {
+        let Some(record) = json.and_then(|json| serde_json::from_str::<Record>(&json).ok()) else {
+            continue;
+        };
+        let copied = serde_json::to_string(&Record {
+            user: user.clone(),
+            created_s: record.created_s,
+        })
+        .map_err(AppError::internal)?;
+        pipe.cmd("SET")
+            .arg(key)
+            .arg(copied)
+            .arg("XX")
+            .arg("KEEPTTL")
+            .ignore();
+    }
+    let () = pipe
+        .query_async(&mut redis)
+        .await
+        .map_err(RedisError::from)?;
+    Ok(())
 }
 
 /// Ends one session.

@@ -11,11 +11,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use app::accounts::model::{NewUser, Password, Role, UserId};
+use app::accounts::model::{NewUser, Password, Role, User, UserId};
 use app::catalog::model::{CategoryInput, Item, ItemInput};
 use app::catalog::service as catalog;
 use app::shard::id::ItemId;
 use app::state::AppState;
+use chrono::SubsecRound;
 use rand::Rng;
 use rust_decimal::Decimal;
 
@@ -299,15 +300,26 @@ pub async fn customers_with_sessions(
             timezone: "UTC".into(),
             password: Password::any(String::new()),
         };
+        let created_at = chrono::Utc::now().trunc_subsecs(6);
         let id = app::accounts::repo::insert(
             &mut connection,
             &user,
             "$argon2id$placeholder",
             Role::Customer,
-            chrono::Utc::now(),
+            created_at,
         )
         .await?;
-        made.push((id, app::accounts::session::create(state, id).await?));
+        let account = User {
+            id,
+            username: user.username,
+            email: user.email,
+            phone: user.phone,
+            display_name: user.display_name,
+            timezone: user.timezone,
+            role: Role::Customer,
+            created_at,
+        };
+        made.push((id, app::accounts::session::create(state, &account).await?));
     }
     Ok(made)
 }

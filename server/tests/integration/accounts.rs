@@ -501,17 +501,18 @@ async fn a_session_ends_when_idle_and_at_the_end_of_its_lifetime() {
             (1..=app::accounts::session::IDLE_TTL_S as i64).contains(&ttl),
             "idle timeout {ttl}"
         );
-        if record.contains(&format!("\"user_id\":{kim}")) {
-            kims = Some(key);
+        let record: Value = serde_json::from_str(&record).unwrap();
+        if record["user"]["id"] == kim {
+            kims = Some((key, record));
         }
     }
-    let key = kims.expect("kim's session is stored");
+    let (key, mut record) = kims.expect("kim's session is stored");
 
     // Past the absolute lifetime the session is refused, however recently it was used.
-    let old = serde_json::json!({"user_id": kim, "created_s": 1_000_000u64}).to_string();
+    record["created_s"] = json!(1_000_000u64);
     let () = redis::cmd("SET")
         .arg(&key)
-        .arg(old)
+        .arg(record.to_string())
         .arg("EX")
         .arg(600)
         .query_async(&mut redis)
@@ -536,7 +537,8 @@ async fn a_session_ends_when_idle_and_at_the_end_of_its_lifetime() {
             .query_async(&mut redis)
             .await
             .unwrap();
-        if record.is_some_and(|r| r.contains(&format!("\"user_id\":{lee}"))) {
+        let record: Option<Value> = record.and_then(|r| serde_json::from_str(&r).ok());
+        if record.is_some_and(|r| r["user"]["id"] == lee) {
             let () = redis::cmd("DEL")
                 .arg(&key)
                 .query_async(&mut redis)
@@ -592,6 +594,43 @@ async fn an_admin_promotes_and_demotes_in_the_console_but_a_customer_cannot() {
         .await
         .unwrap();
     assert_eq!(console.status(), 200);
+
+    // Demoted, her very next request is a customer's, on the same session; a new display name
+    // shows on her pages at once too.
+    let demote = app
+        .client
+        .post(app.url("/api/admin/set-role"))
+        .bearer_auth(&admin)
+        .form(&[("id", mia.as_str()), ("role", "customer")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(demote.status(), 200);
+    let console = app
+        .client
+        .get(app.url("/admin/items"))
+        .bearer_auth(&customer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(console.status(), 403);
+    let (status, _) = call(
+        &app,
+        Method::PATCH,
+        &format!("/api/v1/users/{mia}"),
+        Some(&customer),
+        Some(json!({"display_name": "Mia Renamed"})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let account = app
+        .client
+        .get(app.url("/account"))
+        .bearer_auth(&customer)
+        .send()
+        .await
+        .unwrap();
+    assert!(account.text().await.unwrap().contains("Hello, Mia Renamed"));
     app.stop().await;
 }
 
