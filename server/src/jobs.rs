@@ -1,16 +1,21 @@
 //! The background jobs every server copy runs: the outbox relay, the event stream follower
-//! (which drops stale cache entries and keeps this copy's search index current), the expiry
-//! of overdue stock holds, the payment poller and the refund sender.
+//! (which drops stale cache entries and hands changed items to the indexer, which keeps this
+//! copy's search index current), the expiry of overdue stock holds, the payment poller and the
+//! refund sender.
 //! All are safe to run in every copy at once and to stop at any point (see `app::events` and
 //! `app::payments::service`).
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use app::events::relay::{self, BATCH_ROWS};
 use app::events::stream::Cursor;
+use app::shard::id::ItemId;
 use app::state::AppState;
 use app::{catalog, checkout, payments, search};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 /// How often the relay looks for new events when the last pass found few.
 const RELAY_IDLE: Duration = Duration::from_millis(200);
@@ -19,9 +24,11 @@ const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(1);
 
 /// Starts the jobs; abort the handles to stop them.
 pub fn spawn(state: &AppState, events: Cursor) -> Vec<JoinHandle<()>> {
+    let (changed, changes) = mpsc::unbounded_channel();
     vec![
         tokio::spawn(relay_outbox(state.clone())),
-        tokio::spawn(follow_events(state.clone(), events)),
+        tokio::spawn(follow_events(state.clone(), events, changed)),
+        tokio::spawn(keep_index(state.clone(), changes)),
         tokio::spawn(expire_holds(state.clone())),
         tokio::spawn(poll_payments(state.clone())),
         tokio::spawn(send_refunds(state.clone())),
@@ -109,7 +116,11 @@ async fn send_refunds(state: AppState) {
     }
 }
 
-async fn follow_events(state: AppState, mut cursor: Cursor) {
+async fn follow_events(
+    state: AppState,
+    mut cursor: Cursor,
+    changed: mpsc::UnboundedSender<ItemId>,
+) {
     let mut log = FailureLog::default();
     loop {
         match cursor.next_batch(&state).await {
@@ -117,9 +128,11 @@ async fn follow_events(state: AppState, mut cursor: Cursor) {
                 log.succeeded("event follower");
                 for event in &events {
                     catalog::service::apply_event(&state, event).await;
-                }
-                if let Err(error) = search::service::apply_events(&state, &events).await {
-                    tracing::error!(%error, "search index not updated");
+                    if let Some(item) = search::service::changed_item(event)
+                        && changed.send(item).is_err()
+                    {
+                        return;
+                    }
                 }
             }
             Err(error) => {
@@ -127,5 +140,49 @@ async fn follow_events(state: AppState, mut cursor: Cursor) {
                 tokio::time::sleep(RETRY_AFTER_FAILURE).await;
             }
         }
+    }
+}
+
+/// The least time between two updates of the search index. Each one is a commit (a new searcher,
+/// and the engine's recent answers dropped), so a sale's stream of stock changes becomes a few
+/// commits a second, not hundreds. Stock in search results lags a change by up to this (plus the
+/// relay's pass).
+const INDEX_EVERY: Duration = Duration::from_millis(500);
+
+/// Takes changed items from the follower and reindexes them, each item once however often it
+/// changed meanwhile. Items whose update failed are kept and tried again at the next update.
+async fn keep_index(state: AppState, mut changes: mpsc::UnboundedReceiver<ItemId>) {
+    let mut log = FailureLog::default();
+    let mut pending = BTreeSet::new();
+    let mut last = Instant::now()
+        .checked_sub(INDEX_EVERY)
+        .unwrap_or_else(Instant::now);
+    loop {
+        if pending.is_empty() {
+            let Some(item) = changes.recv().await else {
+                return;
+            };
+            pending.insert(item);
+        }
+        let due = last + INDEX_EVERY;
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep_until(due) => break,
+                change = changes.recv() => match change {
+                    Some(item) => {
+                        pending.insert(item);
+                    }
+                    None => return,
+                },
+            }
+        }
+        match search::service::reindex(&state, &pending).await {
+            Ok(()) => {
+                log.succeeded("search indexer");
+                pending.clear();
+            }
+            Err(error) => log.failed("search indexer", &error),
+        }
+        last = Instant::now();
     }
 }

@@ -176,6 +176,25 @@ pub async fn get_item(
     row.map(|row| row.into_item(id.shard())).transpose()
 }
 
+/// The items among `ids` (row ids on this shard) that are not deleted, in one query.
+pub async fn items_by_ids(
+    connection: &mut MySqlConnection,
+    shard: ShardId,
+    ids: &[u64],
+) -> Result<Vec<Item>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let marks = vec!["?"; ids.len()].join(", ");
+    let sql =
+        format!("SELECT {ITEM_COLUMNS} FROM items WHERE id IN ({marks}) AND deleted_at IS NULL");
+    let mut query = sqlx::query_as::<_, ItemRow>(&sql);
+    for id in ids {
+        query = query.bind(id);
+    }
+    items(query.fetch_all(connection).await?, shard)
+}
+
 /// An item that is not deleted, locked until the transaction ends.
 pub async fn lock_item(
     connection: &mut MySqlConnection,

@@ -1,5 +1,6 @@
 //! Keeping the index current and answering searches.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use super::engine::{SearchEngine, SearchError};
@@ -8,6 +9,7 @@ use crate::catalog::model::Page;
 use crate::catalog::{repo, service as catalog};
 use crate::error::AppError;
 use crate::events::Event;
+use crate::shard::ShardId;
 use crate::shard::id::ItemId;
 use crate::state::AppState;
 
@@ -52,36 +54,45 @@ pub async fn build_index(state: &AppState) -> Result<u64, AppError> {
     Ok(indexed)
 }
 
-/// Applies a batch of events to the index: every changed item is read again from its shard (the
-/// event only says which), so a replayed or reordered event cannot index stale data.
-pub async fn apply_events(state: &AppState, events: &[Event]) -> Result<(), AppError> {
-    let mut changed = false;
-    for event in events {
-        let (Event::ItemChanged { item_id, .. } | Event::ItemDeleted { item_id, .. }) = event
-        else {
-            continue;
-        };
-        match current_item(state, *item_id).await? {
-            Some(item) => state.search.upsert(&[item])?,
-            None => state.search.remove(&[*item_id])?,
-        }
-        changed = true;
+/// The item an event asks the index to read again, if any.
+pub fn changed_item(event: &Event) -> Option<ItemId> {
+    match event {
+        Event::ItemChanged { item_id, .. } | Event::ItemDeleted { item_id, .. } => Some(*item_id),
+        Event::CategoryChanged { .. } | Event::OrderChanged { .. } => None,
     }
-    if changed {
-        state.search.commit()?;
-    }
-    Ok(())
 }
 
-async fn current_item(
-    state: &AppState,
-    id: ItemId,
-) -> Result<Option<crate::catalog::model::Item>, AppError> {
-    let database = state.shards.for_id(&id)?;
-    let mut connection = database.acquire().await?;
-    repo::get_item(&mut connection, id)
+/// Brings these items up to date in the index: each is read again from its shard (events only
+/// say which changed), so a replayed or reordered event cannot index stale data. One query per
+/// shard and one commit for the lot; the commit (a new searcher) runs off the async workers.
+pub async fn reindex(state: &AppState, changed: &BTreeSet<ItemId>) -> Result<(), AppError> {
+    if changed.is_empty() {
+        return Ok(());
+    }
+    let mut per_shard: BTreeMap<ShardId, Vec<ItemId>> = BTreeMap::new();
+    for id in changed {
+        per_shard.entry(id.shard()).or_default().push(*id);
+    }
+    for (shard, ids) in per_shard {
+        let locals: Vec<u64> = ids.iter().map(ItemId::local).collect();
+        let database = state.shards.shard(shard)?;
+        let mut connection = database.acquire().await?;
+        let found = repo::items_by_ids(&mut connection, shard, &locals)
+            .await
+            .map_err(|e| AppError::from(database.error(e)))?;
+        drop(connection);
+        let gone: Vec<ItemId> = ids
+            .into_iter()
+            .filter(|id| !found.iter().any(|item| item.id == *id))
+            .collect();
+        state.search.upsert(&found)?;
+        state.search.remove(&gone)?;
+    }
+    let engine: Arc<dyn SearchEngine> = state.search.clone();
+    tokio::task::spawn_blocking(move || engine.commit())
         .await
-        .map_err(|e| database.error(e).into())
+        .map_err(AppError::internal)??;
+    Ok(())
 }
 
 /// Answers a search from this copy's index.
