@@ -744,19 +744,21 @@ async fn release(
 /// customer's order is 404; a failed order cannot be canceled.
 pub async fn cancel(state: &AppState, user: &User, id: OrderId) -> Result<Order, AppError> {
     let current = order(state, user, id).await?;
-    match current.status {
-        OrderStatus::Pending => {
-            release(state, id, OrderStatus::Canceled, StockCause::Release).await?;
-        }
-        OrderStatus::Placed => cancel_placed(state, id).await?,
-        OrderStatus::Canceled => {}
+    let canceled = match current.status {
+        OrderStatus::Pending => release(state, id, OrderStatus::Canceled, StockCause::Release)
+            .await
+            .map(|_| ()),
+        OrderStatus::Placed => cancel_placed(state, id).await,
+        OrderStatus::Canceled => Ok(()),
         status => {
             return Err(AppError::conflict(
                 "status",
                 format!("a {} order cannot be canceled", status.as_str()),
             ));
         }
-    }
+    };
+    crate::payments::progress::changed(&state.redis, &current.checkout_id).await;
+    canceled?;
     order(state, user, id).await
 }
 

@@ -14,6 +14,8 @@ pub mod breaker;
 #[cfg(feature = "ssr")]
 pub mod processor;
 #[cfg(feature = "ssr")]
+pub mod progress;
+#[cfg(feature = "ssr")]
 pub mod repo;
 #[cfg(feature = "ssr")]
 pub mod service;

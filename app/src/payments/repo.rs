@@ -350,6 +350,8 @@ pub struct DueRefund {
     pub request_id: String,
     pub amount: Decimal,
     pub attempts: i32,
+    /// The checkout of the share it pays back.
+    pub checkout_id: String,
 }
 
 /// Refunds due to be sent, oldest first.
@@ -358,9 +360,11 @@ pub async fn due_refunds(
     now: DateTime<Utc>,
     limit: u32,
 ) -> Result<Vec<DueRefund>, sqlx::Error> {
-    let rows: Vec<(u64, String, Decimal, i32)> = sqlx::query_as(
-        "SELECT id, processor_request_id, amount, attempts FROM payment_refunds \
-         WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?",
+    let rows: Vec<(u64, String, Decimal, i32, String)> = sqlx::query_as(
+        "SELECT r.id, r.processor_request_id, r.amount, r.attempts, p.checkout_id \
+         FROM payment_refunds r JOIN payments p ON p.id = r.payment_id \
+         WHERE r.status = 'pending' AND r.next_attempt_at <= ? \
+         ORDER BY r.next_attempt_at, r.id LIMIT ?",
     )
     .bind(now.naive_utc())
     .bind(limit)
@@ -368,12 +372,15 @@ pub async fn due_refunds(
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(id, request_id, amount, attempts)| DueRefund {
-            id,
-            request_id,
-            amount,
-            attempts,
-        })
+        .map(
+            |(id, request_id, amount, attempts, checkout_id)| DueRefund {
+                id,
+                request_id,
+                amount,
+                attempts,
+                checkout_id,
+            },
+        )
         .collect())
 }
 

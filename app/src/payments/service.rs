@@ -19,6 +19,7 @@ use super::model::{
 use super::processor::{
     PaymentProcessor, PaymentRequestInput, ProcessorError, ProcessorRequest, ProcessorStatus,
 };
+use super::progress;
 use super::repo::{self, NewShare, Share, ShareSelection};
 use super::settle::settle;
 use super::signature::{self, SignatureError};
@@ -111,24 +112,30 @@ pub async fn pay_checkout(
     };
     let request = processor(state)?.create_request(&input).await?;
     let now = now();
-    for order in &orders {
-        let database = state.shards.for_id(&order.id)?;
-        let mut connection = database.acquire().await?;
-        let share = NewShare {
-            order: order.id.local(),
-            checkout_id,
-            request_id: &request.id,
-            currency,
-            amount: order.total,
-            checkout_total: total,
-            lead: order.id == lead,
-            expires_at: request.expires_at,
-            first_poll: later(POLL_EVERY),
-        };
-        repo::insert_share(&mut connection, &share, now)
-            .await
-            .map_err(|e| AppError::from(database.error(e)))?;
+    let recorded = async {
+        for order in &orders {
+            let database = state.shards.for_id(&order.id)?;
+            let mut connection = database.acquire().await?;
+            let share = NewShare {
+                order: order.id.local(),
+                checkout_id,
+                request_id: &request.id,
+                currency,
+                amount: order.total,
+                checkout_total: total,
+                lead: order.id == lead,
+                expires_at: request.expires_at,
+                first_poll: later(POLL_EVERY),
+            };
+            repo::insert_share(&mut connection, &share, now)
+                .await
+                .map_err(|e| AppError::from(database.error(e)))?;
+        }
+        Ok::<_, AppError>(())
     }
+    .await;
+    progress::changed(&state.redis, checkout_id).await;
+    recorded?;
     let status = match request.status {
         ProcessorStatus::Pending => "pending",
         ProcessorStatus::Paid => "paid",
@@ -267,12 +274,26 @@ pub async fn list_payments(
     Ok(PaymentPage { payments, next })
 }
 
-/// A checkout's orders and their payments, as the waiting customer sees them.
+/// A checkout's orders and their payments, as the waiting customer sees them: from its Redis
+/// snapshot when there is one (see [`progress`]), else from the databases. Another customer's
+/// checkout is 404.
 pub async fn checkout_progress(
     state: &AppState,
     user: &User,
     checkout_id: &str,
 ) -> Result<CheckoutProgress, AppError> {
+    let cached = progress::cached(&state.redis, checkout_id).await;
+    if let Some(snapshot) = &cached.progress {
+        return if snapshot
+            .orders
+            .iter()
+            .all(|order| order.customer_id == user.id)
+        {
+            Ok(snapshot.clone())
+        } else {
+            Err(AppError::not_found("checkout"))
+        };
+    }
     let mut orders = find_checkout(state, user, checkout_id).await?;
     if orders.is_empty() {
         return Err(AppError::not_found("checkout"));
@@ -280,11 +301,9 @@ pub async fn checkout_progress(
     orders.sort_by_key(|order| order.id);
     let ids: Vec<OrderId> = orders.iter().map(|order| order.id).collect();
     let payments = payments_of(state, &ids).await?;
-    Ok(CheckoutProgress::of(
-        checkout_id.to_owned(),
-        orders,
-        payments,
-    ))
+    let read = CheckoutProgress::of(checkout_id.to_owned(), orders, payments);
+    progress::store(&state.redis, cached, &read).await;
+    Ok(read)
 }
 
 /// The customer's "place" call: asks the processor about the checkout's payment now and settles
@@ -424,6 +443,7 @@ pub async fn send_due_refunds(state: &AppState) -> Result<usize, AppError> {
                     repo::refund_sent(&mut connection, refund.id, &made.id, now())
                         .await
                         .map_err(|e| AppError::from(database.error(e)))?;
+                    progress::changed(&state.redis, &refund.checkout_id).await;
                     sent += 1;
                 }
                 Err(error) => {

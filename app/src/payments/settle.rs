@@ -81,7 +81,9 @@ pub async fn settle(state: &AppState, request: &ProcessorRequest) -> Result<(), 
                 ));
             }
             let order = OrderId::new(shard, share.order).map_err(AppError::internal)?;
-            settle_share(state, order, request.amount_received).await?;
+            let settled = settle_share(state, order, request.amount_received).await;
+            super::progress::changed(&state.redis, &share.checkout_id).await;
+            settled?;
         }
     }
     Ok(())

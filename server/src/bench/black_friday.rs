@@ -35,6 +35,8 @@ const WRITES_PER_S: f64 = 500.0;
 const WRITES_PER_PURCHASE: f64 = 3.0;
 /// The least stock an item needs to be bought in the holds baseline (never sold out there).
 const STOCKED: i32 = 50;
+/// Customers on the payment page, whose checkouts the order-status reads poll.
+const WAITING: usize = 200;
 
 /// The run to make.
 #[derive(Debug, Clone)]
@@ -69,7 +71,7 @@ impl Op {
             Op::Search => "read: search (`GET /api/v1/search`)",
             Op::ItemPage => "read: item page (`GET /items/{id}`, SSR)",
             Op::CategoryPage => "read: category page (`GET /categories/{slug}`, SSR)",
-            Op::OrderStatus => "read: order status (`GET /api/v1/orders`)",
+            Op::OrderStatus => "read: order status (`GET /api/v1/checkouts/{id}/payment`)",
             Op::Cart => "write: cart line (`PUT /api/v1/cart/items/{id}`)",
             Op::Checkout => "write: checkout (`POST /api/v1/checkouts`)",
             Op::Pay => "write: payment request (`POST .../payment`)",
@@ -147,12 +149,14 @@ struct Parts {
     stocked: Vec<ItemId>,
     categories: Vec<String>,
     tokens: Vec<String>,
+    /// Customers waiting to pay (token, checkout ID), polling their checkout's progress.
+    waiting: Vec<(String, String)>,
     connections: usize,
 }
 
 impl Parts {
-    fn random_token(&self) -> &str {
-        &self.tokens[rand::rng().random_range(0..self.tokens.len())]
+    fn random_waiting(&self) -> &(String, String) {
+        &self.waiting[rand::rng().random_range(0..self.waiting.len())]
     }
 
     fn random_item(&self) -> ItemId {
@@ -214,6 +218,17 @@ async fn parts(stage: &mut Stage, customers: usize, connections: usize) -> anyho
         .build()?;
     let shop = format!("http://{}", stage.addr);
     hold_connections_open(&client, &shop, connections).await;
+    eprintln!("sending {WAITING} customers to the payment page…");
+    let mut waiting = Vec::with_capacity(WAITING);
+    for (_, token) in
+        super::checkout::customers_with_sessions(&stage.state, "friday-waiting", WAITING).await?
+    {
+        let item = stocked[rand::rng().random_range(0..stocked.len())];
+        let checkout = wait_on_payment(&client, &shop, &token, item)
+            .await
+            .ok_or_else(|| anyhow::anyhow!("a customer could not reach the payment page"))?;
+        waiting.push((token, checkout));
+    }
     Ok(Parts {
         client,
         shop,
@@ -222,8 +237,50 @@ async fn parts(stage: &mut Stage, customers: usize, connections: usize) -> anyho
         stocked,
         categories,
         tokens,
+        waiting,
         connections,
     })
+}
+
+/// One unit of `item` in the cart, checked out and a payment asked for, left unpaid (until the
+/// hold ends): the checkout's ID.
+async fn wait_on_payment(
+    client: &reqwest::Client,
+    shop: &str,
+    token: &str,
+    item: ItemId,
+) -> Option<String> {
+    let put = client
+        .put(format!("{shop}/api/v1/cart/items/{item}"))
+        .bearer_auth(token)
+        .json(&json!({ "quantity": 1 }))
+        .send()
+        .await
+        .ok()?;
+    if !put.status().is_success() {
+        return None;
+    }
+    let checkout: Value = client
+        .post(format!("{shop}/api/v1/checkouts"))
+        .bearer_auth(token)
+        .header(
+            "idempotency-key",
+            format!("friday-waiting-{:016x}", rand::random::<u64>()),
+        )
+        .send()
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()?;
+    let checkout = checkout["checkout_id"].as_str()?.to_owned();
+    let paying = client
+        .post(format!("{shop}/api/v1/checkouts/{checkout}/payment"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .ok()?;
+    paying.status().is_success().then_some(checkout)
 }
 
 /// One phase: the mix at `multiplier` for `duration`; every request's sample.
@@ -575,10 +632,16 @@ fn read_request(parts: &Parts, n: u64) -> (Op, reqwest::RequestBuilder) {
                 .client
                 .get(format!("{}/categories/{slug}", parts.shop))
         }
-        _ => parts
-            .client
-            .get(format!("{}/api/v1/orders?limit=5", parts.shop))
-            .bearer_auth(parts.random_token()),
+        _ => {
+            let (token, checkout) = parts.random_waiting();
+            parts
+                .client
+                .get(format!(
+                    "{}/api/v1/checkouts/{checkout}/payment",
+                    parts.shop
+                ))
+                .bearer_auth(token)
+        }
     };
     (op, request)
 }

@@ -443,6 +443,102 @@ async fn canceling_a_placed_order_restocks_it_and_refunds_its_share() {
     world.end().await;
 }
 
+/// The snapshot of a checkout's progress in Redis, and its time to live (ms).
+async fn snapshot(world: &World, checkout: &str) -> (Option<Value>, i64) {
+    let key = world.app.state.redis.key(&format!("progress:{checkout}"));
+    let mut redis = world.app.state.redis.connection();
+    let json: Option<String> = redis::cmd("GET")
+        .arg(&key)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(&key)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    (json.map(|json| serde_json::from_str(&json).unwrap()), ttl)
+}
+
+#[tokio::test]
+async fn the_payment_page_is_answered_from_redis_and_sees_each_change_at_once() {
+    let world = world(120).await;
+    let (token, checkout, payment, items) = world.checkout("polled").await;
+    let (status, first) = world.call("GET", &token, &checkout, "payment").await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert_eq!(first["state"], "waiting");
+    let (kept, ttl) = snapshot(&world, &checkout).await;
+    assert_eq!(
+        kept.as_ref(),
+        Some(&first),
+        "the first poll keeps what it read"
+    );
+    assert!((1..=60_000).contains(&ttl), "a minute at most: {ttl}");
+
+    // The next polls are answered from the snapshot: one planted there is what they see.
+    let key = world.app.state.redis.key(&format!("progress:{checkout}"));
+    let mut redis = world.app.state.redis.connection();
+    let mut planted = first.clone();
+    planted["payments"] = json!([]);
+    let () = redis::cmd("SET")
+        .arg(&key)
+        .arg(planted.to_string())
+        .arg("KEEPTTL")
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert_eq!(
+        world.call("GET", &token, &checkout, "payment").await.1,
+        planted
+    );
+    // Another customer is told it does not exist, snapshot or not.
+    let other = customers(&world.app.state, "polled-other", 1)
+        .await
+        .remove(0);
+    let (status, _) = world.call("GET", &other.1, &checkout, "payment").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // A poll that read the databases before a change does not keep what it read.
+    let () = redis::cmd("DEL")
+        .arg(&key)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let seen = app::payments::progress::cached(&world.app.state.redis, &checkout).await;
+    app::payments::progress::changed(&world.app.state.redis, &checkout).await;
+    let stale: app::payments::model::CheckoutProgress =
+        serde_json::from_value(first.clone()).unwrap();
+    app::payments::progress::store(&world.app.state.redis, seen, &stale).await;
+    assert_eq!(snapshot(&world, &checkout).await.0, None);
+
+    // The money landing (the webhook) is seen at once, though a snapshot was kept.
+    world.call("GET", &token, &checkout, "payment").await;
+    assert!(snapshot(&world, &checkout).await.0.is_some());
+    pay(
+        &world.app.client,
+        &world.sandbox.base,
+        payment["qr_payload"].as_str().unwrap(),
+        "110.50",
+    )
+    .await;
+    let placed = world.until(&token, &checkout, "placed", 5).await;
+
+    // So is a cancel: the next poll shows the canceled order.
+    assert!(snapshot(&world, &checkout).await.0.is_some());
+    let lamp_order = order_of(&placed, &items[0]);
+    let (status, _) = cancel(&world, &token, &lamp_order).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, after_cancel) = world.call("GET", &token, &checkout, "payment").await;
+    let lamp = after_cancel["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|order| order["id"] == lamp_order.as_str())
+        .unwrap();
+    assert_eq!(lamp["status"], "canceled", "{after_cancel:#}");
+    world.end().await;
+}
+
 #[tokio::test]
 async fn a_payment_confirmed_while_the_server_is_down_is_placed_after_its_restart() {
     let world = world(120).await;
