@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use server::bench::stage::ShopProcess;
 use server::config::Settings;
 use server::startup::{Application, shutdown_signal};
 use server::telemetry;
@@ -85,6 +86,10 @@ enum Command {
     Load {
         #[command(subcommand)]
         scenario: LoadScenario,
+        /// Serve the shop on this process's runtime, beside the load generator, instead of as a
+        /// `surge serve` process of its own.
+        #[arg(long, global = true)]
+        shop_in_process: bool,
     },
     /// Drop every database of the configured prefix (ALL ITS DATA) and create them empty.
     Reset {
@@ -298,6 +303,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                     items,
                     customers,
                 },
+            shop_in_process,
         } => {
             anyhow::ensure!(
                 first > 0.0 && increment > 0.0 && last >= first && last <= 20.0,
@@ -313,6 +319,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 connections: connections.max(1),
                 items: items.max(1),
                 customers: customers.max(1),
+                shop: shop_process(shop_in_process)?,
             };
             server::bench::black_friday::run_ramp(&settings, options).await?;
         }
@@ -328,6 +335,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                     baseline_s,
                     baseline_clients,
                 },
+            shop_in_process,
         } => {
             anyhow::ensure!(
                 multiplier > 0.0 && multiplier <= 20.0,
@@ -342,6 +350,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 plot,
                 baseline: std::time::Duration::from_secs(baseline_s.min(600)),
                 baseline_clients: baseline_clients.clamp(1, 1000),
+                shop: shop_process(shop_in_process)?,
             };
             server::bench::black_friday::run(&settings, options).await?;
         }
@@ -353,12 +362,14 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                     arrival_s,
                     connections,
                 },
+            shop_in_process,
         } => {
             let options = server::bench::flash_sale::FlashSaleOptions {
                 buyers: buyers.max(1),
                 stock: stock.max(1),
                 arrival: std::time::Duration::from_secs(arrival_s),
                 connections: connections.max(1),
+                shop: shop_process(shop_in_process)?,
             };
             server::bench::flash_sale::run(&settings, options).await?;
         }
@@ -377,4 +388,13 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Where a load scenario's shop runs: a `serve` process of this binary, unless asked otherwise.
+fn shop_process(in_process: bool) -> anyhow::Result<ShopProcess> {
+    Ok(if in_process {
+        ShopProcess::Here
+    } else {
+        ShopProcess::Own(std::env::current_exe()?)
+    })
 }

@@ -23,7 +23,7 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::time::Instant;
 
 use super::cpu::CpuReading;
-use super::stage::Stage;
+use super::stage::{ShopProcess, Stage};
 use super::{Figures, baseline};
 use crate::config::Settings;
 use crate::startup;
@@ -51,6 +51,8 @@ pub struct BlackFridayOptions {
     /// How long each baseline runs before the mix (zero: none), and with how many clients.
     pub baseline: Duration,
     pub baseline_clients: usize,
+    /// Where the shop runs.
+    pub shop: ShopProcess,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -171,12 +173,13 @@ async fn prepare(
     items: u64,
     customers: usize,
     connections: usize,
+    shop: ShopProcess,
 ) -> anyhow::Result<(Stage, Arc<Parts>)> {
     eprintln!("seeding {items} items…");
     let seeding = startup::connect(settings, settings.http.addr)?;
     seed::seed(&seeding, items, 7, |_| {}).await?;
     seeding.shards.close().await;
-    let mut stage = Stage::build(settings).await?;
+    let mut stage = Stage::build(settings, shop).await?;
     match parts(&mut stage, customers, connections).await {
         Ok(parts) => Ok((stage, Arc::new(parts))),
         Err(error) => {
@@ -211,7 +214,7 @@ async fn parts(stage: &mut Stage, customers: usize, connections: usize) -> anyho
         .into_iter()
         .map(|category| category.slug)
         .collect();
-    stage.open();
+    stage.open().await?;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(connections)
         .timeout(Duration::from_secs(10))
@@ -242,6 +245,19 @@ async fn parts(stage: &mut Stage, customers: usize, connections: usize) -> anyho
     })
 }
 
+/// The request that sets customer `token`'s cart line of `item` to one unit.
+fn one_unit_in_cart(
+    client: &reqwest::Client,
+    shop: &str,
+    token: &str,
+    item: ItemId,
+) -> reqwest::RequestBuilder {
+    client
+        .put(format!("{shop}/api/v1/cart/items/{item}"))
+        .bearer_auth(token)
+        .json(&json!({ "quantity": 1 }))
+}
+
 /// One unit of `item` in the cart, checked out and a payment asked for, left unpaid (until the
 /// hold ends): the checkout's ID.
 async fn wait_on_payment(
@@ -250,10 +266,7 @@ async fn wait_on_payment(
     token: &str,
     item: ItemId,
 ) -> Option<String> {
-    let put = client
-        .put(format!("{shop}/api/v1/cart/items/{item}"))
-        .bearer_auth(token)
-        .json(&json!({ "quantity": 1 }))
+    let put = one_unit_in_cart(client, shop, token, item)
         .send()
         .await
         .ok()?;
@@ -340,6 +353,7 @@ pub async fn scenario(
         options.items,
         options.customers,
         options.connections,
+        options.shop.clone(),
     )
     .await?;
     let outcome = async {
@@ -356,9 +370,9 @@ pub async fn scenario(
                 .await?,
             )
         };
-        let before = CpuReading::now();
+        let before = CpuReading::now(stage.shop_pid());
         let samples = phase(&parts, options.multiplier, options.duration).await?;
-        let cpu = CpuReading::now().since(&before);
+        let cpu = CpuReading::now(stage.shop_pid()).since(&before);
         anyhow::Ok((baselines, samples, cpu))
     }
     .await;
@@ -392,6 +406,8 @@ pub struct RampOptions {
     pub connections: usize,
     pub items: u64,
     pub customers: usize,
+    /// Where the shop runs.
+    pub shop: ShopProcess,
 }
 
 /// One step of the ramp.
@@ -433,15 +449,16 @@ pub async fn ramp(
         options.items,
         options.customers,
         options.connections,
+        options.shop.clone(),
     )
     .await?;
     let climbed = async {
         let mut steps = Vec::new();
         let mut multiplier = options.first;
         while multiplier <= options.last + 1e-9 {
-            let before = CpuReading::now();
+            let before = CpuReading::now(stage.shop_pid());
             let samples = phase(&parts, multiplier, options.step).await?;
-            eprint!("{}", CpuReading::now().since(&before));
+            eprint!("{}", CpuReading::now(stage.shop_pid()).since(&before));
             let latencies = |read: bool| {
                 samples
                     .iter()
@@ -681,12 +698,7 @@ async fn purchase(world: &World, n: u64, due: Instant) {
 
 async fn purchase_as(world: &World, token: &str, n: u64, due: Instant) {
     let item = world.parts.random_item();
-    let response = world
-        .parts
-        .client
-        .put(format!("{}/api/v1/cart/items/{item}", world.parts.shop))
-        .bearer_auth(token)
-        .json(&json!({ "quantity": 1 }))
+    let response = one_unit_in_cart(&world.parts.client, &world.parts.shop, token, item)
         .send()
         .await;
     let (outcome, _) = judge("cart", response).await;
@@ -1001,11 +1013,7 @@ async fn measure_baselines(
 async fn hold_through_shop(parts: &Parts, client: usize, key: &str) -> Option<String> {
     let token = &parts.tokens[client];
     let item = parts.stocked[rand::rng().random_range(0..parts.stocked.len())];
-    let put = parts
-        .client
-        .put(format!("{}/api/v1/cart/items/{item}", parts.shop))
-        .bearer_auth(token)
-        .json(&json!({ "quantity": 1 }))
+    let put = one_unit_in_cart(&parts.client, &parts.shop, token, item)
         .send()
         .await
         .ok()?;

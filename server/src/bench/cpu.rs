@@ -1,5 +1,6 @@
-//! Where the machine's CPU went during a load run: this process (the shop, the sandbox and the
-//! load generator), the MariaDB servers and Redis, read from Linux's `/proc` before and after.
+//! Where the machine's CPU went during a load run: this process (the sandbox, the load generator
+//! and the shop unless it runs apart), the shop's process, the MariaDB servers and Redis, read from
+//! Linux's `/proc` before and after.
 //! On a machine without `/proc` the figures are simply absent.
 
 use std::collections::BTreeMap;
@@ -29,33 +30,35 @@ fn cpu_of(stat: &str) -> Option<f64> {
 }
 
 impl CpuReading {
-    /// Reads every process's CPU time now.
-    pub fn now() -> Self {
+    /// Reads every process's CPU time now; `shop` is the shop's process when it is not this one.
+    pub fn now(shop: Option<u32>) -> Self {
         let mut seconds = BTreeMap::new();
-        if let Some(own) = std::fs::read_to_string("/proc/self/stat")
-            .ok()
-            .as_deref()
-            .and_then(cpu_of)
-        {
-            seconds.insert("this process (shop, sandbox, load generator)", own);
+        let of_pid = |pid: &str| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .as_deref()
+                .and_then(cpu_of)
+        };
+        let own = match shop {
+            Some(_) => "this process (sandbox, load generator)",
+            None => "this process (shop, sandbox, load generator)",
+        };
+        if let Some(used) = of_pid("self") {
+            seconds.insert(own, used);
         }
-        let own_pid = std::process::id().to_string();
+        if let Some(used) = shop.and_then(|pid| of_pid(&pid.to_string())) {
+            seconds.insert("the shop (surge serve)", used);
+        }
         for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
             let path = entry.path();
-            if path.file_name().and_then(|n| n.to_str()) == Some(own_pid.as_str()) {
-                continue;
-            }
             let Ok(comm) = std::fs::read_to_string(path.join("comm")) else {
                 continue;
             };
             let Some(kind) = OTHERS.iter().find(|kind| **kind == comm.trim()) else {
                 continue;
             };
-            if let Some(used) = std::fs::read_to_string(path.join("stat"))
-                .ok()
-                .as_deref()
-                .and_then(cpu_of)
-            {
+            let pid = entry.file_name();
+            if let Some(used) = of_pid(&pid.to_string_lossy()) {
                 *seconds.entry(*kind).or_default() += used;
             }
         }

@@ -22,11 +22,11 @@ use serde_json::Value;
 use tokio::sync::Semaphore;
 
 use super::Figures;
-use super::stage::Stage;
+use super::stage::{ShopProcess, Stage};
 use crate::config::Settings;
 
 /// The sale to run.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct FlashSaleOptions {
     pub buyers: usize,
     pub stock: u32,
@@ -34,6 +34,8 @@ pub struct FlashSaleOptions {
     pub arrival: Duration,
     /// Connections to the shop at most (buyers beyond wait for one; their wait counts).
     pub connections: usize,
+    /// Where the shop runs.
+    pub shop: ShopProcess,
 }
 
 /// What one buyer saw.
@@ -124,20 +126,20 @@ pub async fn sale(
     settings: &Settings,
     options: FlashSaleOptions,
 ) -> anyhow::Result<FlashSaleReport> {
-    let mut stage = Stage::build(settings).await?;
+    let mut stage = Stage::build(settings, options.shop.clone()).await?;
     let result = async {
         let item = make_item(&stage.state, options.stock).await?;
         eprintln!("making {} buyers…", options.buyers);
         let buyers =
             super::checkout::customers_with_sessions(&stage.state, "flash", options.buyers).await?;
         let tokens: Vec<String> = buyers.into_iter().map(|(_, token)| token).collect();
-        stage.open();
+        stage.open().await?;
         eprintln!(
             "{} buyers arrive within {:?} for {} units…",
             options.buyers, options.arrival, options.stock
         );
         let started = Instant::now();
-        let seen = drive(stage.addr, &stage.bank, item, tokens, options).await?;
+        let seen = drive(stage.addr, &stage.bank, item, tokens, &options).await?;
         let elapsed = started.elapsed();
         let (sold_units, left) = sold(&stage.state, item).await?;
         anyhow::Ok((elapsed, seen, sold_units, left))
@@ -146,7 +148,7 @@ pub async fn sale(
     let settings = stage.close().await?;
     let (elapsed, seen, sold_units, left) = result?;
     let audit = crate::audit::run(&settings).await?;
-    Ok(report(options, elapsed, seen, sold_units, left, audit))
+    Ok(report(&options, elapsed, seen, sold_units, left, audit))
 }
 
 async fn make_item(state: &app::state::AppState, stock: u32) -> anyhow::Result<ItemId> {
@@ -193,7 +195,7 @@ async fn drive(
     bank: &str,
     item: ItemId,
     tokens: Vec<String>,
-    options: FlashSaleOptions,
+    options: &FlashSaleOptions,
 ) -> anyhow::Result<Vec<Buyer>> {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(options.connections)
@@ -362,7 +364,7 @@ fn transport(error: &reqwest::Error) -> String {
 }
 
 fn report(
-    options: FlashSaleOptions,
+    options: &FlashSaleOptions,
     elapsed: Duration,
     seen: Vec<Buyer>,
     sold_units: i64,

@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use server::bench::flash_sale::{FlashSaleOptions, sale};
+use server::bench::stage::ShopProcess;
 
 use crate::helpers::{drop_test_data, fresh_settings, migrate_fresh};
 
@@ -22,6 +23,7 @@ async fn a_flash_sale_sells_exactly_its_stock_and_tells_everyone_else() {
         stock: 20,
         arrival: Duration::from_secs(2),
         connections: 100,
+        shop: ShopProcess::Here,
     };
     let report = sale(&settings, options).await.expect("the sale runs");
     drop_test_data(&settings).await;
@@ -35,7 +37,9 @@ async fn a_flash_sale_sells_exactly_its_stock_and_tells_everyone_else() {
 async fn a_small_black_friday_mix_is_served_without_errors_and_audits_clean() {
     use server::bench::black_friday::{BlackFridayOptions, scenario};
 
-    let settings = fresh_settings();
+    let mut settings = fresh_settings();
+    // The shop runs as a process of its own here: its log goes to this test's output.
+    settings.log.filter = "warn,tantivy=off".into();
     migrate_fresh(&settings).await;
     let plot = std::env::temp_dir().join(format!("{}.svg", settings.database.prefix));
     let options = BlackFridayOptions {
@@ -47,6 +51,7 @@ async fn a_small_black_friday_mix_is_served_without_errors_and_audits_clean() {
         plot: plot.clone(),
         baseline: Duration::from_secs(1),
         baseline_clients: 8,
+        shop: ShopProcess::Own(env!("CARGO_BIN_EXE_surge").into()),
     };
     let outcome = scenario(&settings, &options).await.expect("the run");
     drop_test_data(&settings).await;
@@ -57,6 +62,12 @@ async fn a_small_black_friday_mix_is_served_without_errors_and_audits_clean() {
     assert!(outcome.requests >= 400 + 26, "{}", outcome.report);
     assert_eq!(outcome.errors, 0, "{}", outcome.report);
     assert!(outcome.audit_clean, "{}", outcome.report);
+    // The shop's CPU is told apart from the load generator's.
+    assert!(
+        outcome.report.contains("the shop (surge serve)"),
+        "{}",
+        outcome.report
+    );
     // The baselines ran before the mix, each answering requests without an error.
     for row in [
         "trivial route",
@@ -94,6 +105,7 @@ async fn a_steady_ramp_climbs_step_by_step_and_stops_past_its_bound() {
         connections: 40,
         items: 150,
         customers: 30,
+        shop: ShopProcess::Here,
     };
     let (steps, clean) = ramp(&settings, &options).await.expect("the ramp runs");
     drop_test_data(&settings).await;
