@@ -473,6 +473,10 @@ pub async fn apply_event(state: &AppState, event: &Event) {
             cache::forget_item(&state.redis, item_id).await;
             crate::checkout::gate::forget(&state.redis, *item_id).await;
         }
+        // The gate's count took the held units when it admitted the checkout (one admitted
+        // without it can only leave the count too high, which the database corrects): dropping
+        // it would let the crowd behind through to the row until it is set again.
+        Event::StockHeld { item_id, .. } => cache::forget_item(&state.redis, item_id).await,
         Event::OrderChanged { .. } => {}
     }
 }

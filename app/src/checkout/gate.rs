@@ -11,7 +11,9 @@
 //! so it can never oversell, whatever the count says. The count errs high (harmlessly: the
 //! database refuses the extra buyers) and low only briefly, and every way back is bounded:
 //! - it lives two seconds, then is set again from the catalog;
-//! - the item's event (a hold, a cancel, an expired hold, a restock) drops it in every copy;
+//! - the item's event when units come back or its stock is set (a cancel, an expired hold, a
+//!   restock, an admin's edit) drops it in every copy. A hold's event does not: the count took
+//!   the units when it admitted the checkout, and a hold it did not admit can only leave it high;
 //! - a checkout that finds the item short in its transaction (after reclaiming the item's
 //!   expired holds itself) sets it to what the database says is left;
 //! - when it is missing and the catalog shows too few units, the database decides (and reclaims

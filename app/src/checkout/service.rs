@@ -537,7 +537,7 @@ pub async fn hold_lines(
         .await?;
         events::record(
             tx,
-            &Event::ItemChanged {
+            &Event::StockHeld {
                 item_id: line.item,
                 category_id: line.category,
             },

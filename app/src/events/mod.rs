@@ -22,8 +22,15 @@ use crate::shard::id::{ItemId, OrderId};
 pub enum Event {
     /// A category was created or renamed.
     CategoryChanged { category_id: CategoryId },
-    /// An item was created, edited, or its stock changed.
+    /// An item was created, edited, or its stock changed otherwise than by a hold (units given
+    /// back, sold units restocked, an admin's count).
     ItemChanged {
+        item_id: ItemId,
+        category_id: CategoryId,
+    },
+    /// A checkout held units of an item: its stock fell (the stock gate's count already took
+    /// them).
+    StockHeld {
         item_id: ItemId,
         category_id: CategoryId,
     },

@@ -57,7 +57,9 @@ pub async fn build_index(state: &AppState) -> Result<u64, AppError> {
 /// The item an event asks the index to read again, if any.
 pub fn changed_item(event: &Event) -> Option<ItemId> {
     match event {
-        Event::ItemChanged { item_id, .. } | Event::ItemDeleted { item_id, .. } => Some(*item_id),
+        Event::ItemChanged { item_id, .. }
+        | Event::StockHeld { item_id, .. }
+        | Event::ItemDeleted { item_id, .. } => Some(*item_id),
         Event::CategoryChanged { .. } | Event::OrderChanged { .. } => None,
     }
 }

@@ -1,6 +1,8 @@
 //! Checkout under contention, across shards, retried, cancelled and expired; every test ends with
 //! the audit.
 
+use app::events::Event;
+use app::events::stream::Cursor;
 use app::shard::id::ItemId;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -380,9 +382,9 @@ async fn a_checkout_short_of_stock_reclaims_expired_holds_itself() {
     fill_cart(&app.state, buyers[0].0, &[(&item, 1)]).await;
     assert_eq!(check_out(&app, &buyers[0].1, "reclaim-key-0").await.0, 201);
     let id: ItemId = item["id"].as_str().unwrap().parse().unwrap();
-    // The stock gate's count (none left after the first buyer) lives until the hold's own event
-    // drops it, two seconds at most: a hold cannot expire within that in real use (the window is
-    // longer), so let it go before the hold is made to expire at once.
+    // The stock gate's count (none left after the first buyer) lives two seconds: a hold cannot
+    // expire within that in real use (the window is longer), so let it end before the hold is
+    // made to expire at once.
     let started = std::time::Instant::now();
     while app::checkout::gate::known_left(&app.state.redis, id)
         .await
@@ -461,9 +463,9 @@ async fn a_sold_out_item_is_refused_by_the_gate_until_its_stock_comes_back() {
     }
     let (status, first) = check_out(&app, &buyers[0].1, "gate-key-0001").await;
     assert_eq!(status, 201, "{first}");
-    // The hold's own event drops any note when it arrives: let it arrive first.
-    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-    // The database finds it short: the gate notes that none is left.
+    // The gate's count took the unit; when it ends (after two seconds), the database decides,
+    // finds the item short, and the gate notes that none is left.
+    gate::forget(&app.state.redis, id).await;
     let (status, refused) = check_out(&app, &buyers[1].1, "gate-key-0002").await;
     assert_eq!(status, 409);
     assert_eq!(refused["error"], "sold_out");
@@ -500,6 +502,78 @@ async fn a_sold_out_item_is_refused_by_the_gate_until_its_stock_comes_back() {
     }
     let (status, bought) = check_out(&app, &buyers[2].1, "gate-key-0004").await;
     assert_eq!(status, 201, "{bought}");
+    assert_audit_clean(&app).await;
+    app.stop().await;
+}
+
+/// The next event about `item` on the stream after `cursor` (waiting up to five seconds).
+async fn next_event_of(app: &TestApp, cursor: &mut Cursor, item: ItemId) -> Event {
+    let started = std::time::Instant::now();
+    loop {
+        let batch = cursor
+            .next_batch(&app.state)
+            .await
+            .expect("the stream reads");
+        let found = batch.into_iter().find(|event| match event {
+            Event::ItemChanged { item_id, .. } | Event::StockHeld { item_id, .. } => {
+                *item_id == item
+            }
+            _ => false,
+        });
+        if let Some(event) = found {
+            return event;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    }
+}
+
+#[tokio::test]
+async fn a_hold_says_stock_held_and_only_that_event_leaves_the_gates_count() {
+    use app::checkout::gate;
+
+    let app = spawn_app().await;
+    let category = app.create_category("Gate Counts").await;
+    let mut cursor = Cursor::at_latest(&app.state).await;
+    let item = app.create_item(&category, "Counted Lamp", "45.00", 5).await;
+    let id: ItemId = item["id"].as_str().unwrap().parse().unwrap();
+    let created = next_event_of(&app, &mut cursor, id).await;
+    assert!(matches!(created, Event::ItemChanged { .. }), "{created:?}");
+    let buyers = customers(&app.state, "counted", 1).await;
+    fill_cart(&app.state, buyers[0].0, &[(&item, 1)]).await;
+    let (status, held) = check_out(&app, &buyers[0].1, "counted-key-01").await;
+    assert_eq!(status, 201, "{held}");
+    let event = next_event_of(&app, &mut cursor, id).await;
+    assert!(matches!(event, Event::StockHeld { .. }), "{event:?}");
+    let order = held["orders"][0]["id"].as_str().unwrap();
+    let (status, _) = send_json(
+        app.client
+            .post(app.url(&format!("/api/v1/orders/{order}/cancel")))
+            .bearer_auth(&buyers[0].1),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let event = next_event_of(&app, &mut cursor, id).await;
+    assert!(matches!(event, Event::ItemChanged { .. }), "{event:?}");
+    assert_eq!(stock_of(&app, &item).await, 5);
+
+    // Applied (on an item of its own, which no server copy hears of): a hold's event leaves the
+    // gate's count, which took the units when it admitted the checkout; units given back drop it,
+    // to be set again from the stock.
+    let elsewhere = ItemId::new(id.shard(), id.local() + 1_000_000).unwrap();
+    let category_id = app::catalog::model::CategoryId(0);
+    gate::note_short(&app.state.redis, elsewhere, 4).await;
+    let held = Event::StockHeld {
+        item_id: elsewhere,
+        category_id,
+    };
+    app::catalog::service::apply_event(&app.state, &held).await;
+    assert_eq!(gate::known_left(&app.state.redis, elsewhere).await, Some(4));
+    let given_back = Event::ItemChanged {
+        item_id: elsewhere,
+        category_id,
+    };
+    app::catalog::service::apply_event(&app.state, &given_back).await;
+    assert_eq!(gate::known_left(&app.state.redis, elsewhere).await, None);
     assert_audit_clean(&app).await;
     app.stop().await;
 }
