@@ -19,6 +19,18 @@ async fn stock_of(app: &TestApp, item: &Value) -> u64 {
 }
 
 /// The item's stock as reads see it, once the change's event has reached the cache (2 s at most).
+/// Cancels the first order of a checkout's answer, as its customer.
+async fn cancel_first_order(app: &TestApp, checkout: &Value, token: &str) {
+    let order = checkout["orders"][0]["id"].as_str().unwrap();
+    let (status, answer) = send_json(
+        app.client
+            .post(app.url(&format!("/api/v1/orders/{order}/cancel")))
+            .bearer_auth(token),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+}
+
 async fn stock_becomes(app: &TestApp, item: &Value, expected: u64) {
     let started = std::time::Instant::now();
     while stock_of(app, item).await != expected {
@@ -487,14 +499,7 @@ async fn a_sold_out_item_is_refused_by_the_gate_until_its_stock_comes_back() {
     assert_eq!(gated["left"], 0);
 
     // The first buyer cancels: the item's event drops the note, and the next buyer gets the unit.
-    let order = first["orders"][0]["id"].as_str().unwrap();
-    let (status, _) = send_json(
-        app.client
-            .post(app.url(&format!("/api/v1/orders/{order}/cancel")))
-            .bearer_auth(&buyers[0].1),
-    )
-    .await;
-    assert_eq!(status, 200);
+    cancel_first_order(&app, &first, &buyers[0].1).await;
     let started = std::time::Instant::now();
     while gate::known_left(&app.state.redis, id).await.is_some() {
         assert!(started.elapsed() < std::time::Duration::from_secs(3));
@@ -544,14 +549,7 @@ async fn a_hold_says_stock_held_and_only_that_event_leaves_the_gates_count() {
     assert_eq!(status, 201, "{held}");
     let event = next_event_of(&app, &mut cursor, id).await;
     assert!(matches!(event, Event::StockHeld { .. }), "{event:?}");
-    let order = held["orders"][0]["id"].as_str().unwrap();
-    let (status, _) = send_json(
-        app.client
-            .post(app.url(&format!("/api/v1/orders/{order}/cancel")))
-            .bearer_auth(&buyers[0].1),
-    )
-    .await;
-    assert_eq!(status, 200);
+    cancel_first_order(&app, &held, &buyers[0].1).await;
     let event = next_event_of(&app, &mut cursor, id).await;
     assert!(matches!(event, Event::ItemChanged { .. }), "{event:?}");
     assert_eq!(stock_of(&app, &item).await, 5);
