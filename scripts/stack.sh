@@ -79,12 +79,30 @@ performance_schema = OFF
 CNF
 }
 
+# A server can answer yet be unusable: one whose data folder was deleted under it (a removed
+# checkout's stack) still answers pings but cannot create a database.
+mariadb_usable() {
+  mariadb --no-defaults --protocol=tcp -h127.0.0.1 -P"$(port_of "$1")" -uroot --connect-timeout=2 \
+    -e "CREATE DATABASE IF NOT EXISTS surge_stack_probe; DROP DATABASE surge_stack_probe" >/dev/null 2>&1
+}
+
 start_mariadb() {
   local name=$1 dir=$STACK_DIR/$1
-  # A server already answering on the port (this checkout's, or another's) is reused.
+  # A server already answering on the port (this checkout's, or another's) is reused if it works;
+  # one that does not is shut down and replaced.
   if mariadb_ready "$name"; then
-    say "$name already running on port $(port_of "$name")"
-    return
+    if mariadb_usable "$name"; then
+      say "$name already running on port $(port_of "$name")"
+      return
+    fi
+    say "the server on port $(port_of "$name") cannot create a database: shutting it down"
+    mariadb --no-defaults --protocol=tcp -h127.0.0.1 -P"$(port_of "$name")" -uroot -e SHUTDOWN \
+      >/dev/null 2>&1 || true
+    local waited=0
+    while mariadb_ready "$name"; do
+      sleep 0.5; waited=$((waited + 1))
+      [ $waited -gt 120 ] && die "the server on port $(port_of "$name") did not shut down"
+    done
   fi
   mkdir -p "$dir"
   write_mariadb_config "$name"
@@ -107,11 +125,25 @@ start_mariadb() {
 
 redis_ready() { redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG; }
 
+# Redis refuses writes once it cannot write its append-only file (its folder deleted under it).
+redis_usable() {
+  redis-cli -p "$REDIS_PORT" SET surge:stack:probe 1 EX 5 2>/dev/null | grep -q OK
+}
+
 start_redis() {
   local dir=$STACK_DIR/redis
   if redis_ready; then
-    say "redis already running on port $REDIS_PORT"
-    return
+    if redis_usable; then
+      say "redis already running on port $REDIS_PORT"
+      return
+    fi
+    say "the redis on port $REDIS_PORT refuses writes: shutting it down"
+    redis-cli -p "$REDIS_PORT" SHUTDOWN NOSAVE >/dev/null 2>&1 || true
+    local waited=0
+    while redis_ready; do
+      sleep 0.2; waited=$((waited + 1))
+      [ $waited -gt 100 ] && die "the redis on port $REDIS_PORT did not shut down"
+    done
   fi
   mkdir -p "$dir"
   say "starting redis on port $REDIS_PORT"
