@@ -3,8 +3,10 @@
 //! runs in this process or, so that the load generator's work is not counted as the shop's, as a
 //! `surge serve` process of its own.
 
+use std::io::Write;
 use std::net::{SocketAddr, TcpListener};
-use std::path::PathBuf;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -128,44 +130,27 @@ impl Stage {
         }
     }
 
-    /// Starts `binary serve` on this stage's settings (a configuration file of their own: no
-    /// `SURGE_*` variable of this process reaches it) and waits until it answers.
-    async fn start_process(&self, binary: &PathBuf) -> anyhow::Result<Child> {
+    /// Starts `binary serve` on this stage's settings (a configuration file of their own, readable
+    /// by this user only, removed once the shop has read it: no `SURGE_*` variable of this process
+    /// reaches it) and waits until it answers.
+    async fn start_process(&self, binary: &Path) -> anyhow::Result<Child> {
         let config = std::env::temp_dir().join(format!(
             "surge-stage-{}-{}.toml",
             std::process::id(),
             self.addr.port()
         ));
-        std::fs::write(&config, toml::to_string(&self.settings)?)
+        let text = toml::to_string(&self.settings)?;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&config)
+            .and_then(|mut file| file.write_all(text.as_bytes()))
             .with_context(|| format!("writing {}", config.display()))?;
-        let mut command = Command::new(binary);
-        command
-            .args(["serve", "--no-migrate", "--config"])
-            .arg(&config)
-            .stdin(Stdio::null())
-            .kill_on_drop(true);
-        for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("SURGE_") {
-                command.env_remove(name);
-            }
-        }
-        let started = command.spawn();
-        let mut child = match started {
-            Ok(child) => child,
-            Err(error) => {
-                let _ = std::fs::remove_file(&config);
-                return Err(error).with_context(|| format!("starting {}", binary.display()));
-            }
-        };
-        let ready = wait_until_ready(&mut child, self.addr).await;
+        let started = serve_until_ready(binary, &config, self.addr).await;
         let _ = std::fs::remove_file(&config);
-        match ready {
-            Ok(()) => Ok(child),
-            Err(error) => {
-                let _ = child.kill().await;
-                Err(error)
-            }
-        }
+        started
     }
 
     /// Stops the shop and the sandbox, drops the sandbox's database; returns the shop's settings
@@ -185,6 +170,33 @@ impl Stage {
         crate::psp_sandbox::drop_database(&self.settings).await?;
         Ok(self.settings)
     }
+}
+
+/// Starts `binary serve --config config` and waits until it answers on `addr` (else kills it).
+async fn serve_until_ready(
+    binary: &Path,
+    config: &Path,
+    addr: SocketAddr,
+) -> anyhow::Result<Child> {
+    let mut command = Command::new(binary);
+    command
+        .args(["serve", "--no-migrate", "--config"])
+        .arg(config)
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("SURGE_") {
+            command.env_remove(name);
+        }
+    }
+    let mut child = command
+        .spawn()
+        .with_context(|| format!("starting {}", binary.display()))?;
+    if let Err(error) = wait_until_ready(&mut child, addr).await {
+        let _ = child.kill().await;
+        return Err(error);
+    }
+    Ok(child)
 }
 
 /// Polls the shop process's `/livez` until it answers 200; fails if the process ends first or
