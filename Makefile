@@ -21,7 +21,7 @@ run:
 	scripts/setup.sh build
 	scripts/stack.sh start
 	$(FRESH_CRATES)
-	$(ENV) cargo leptos build --release
+	$(ENV) cargo leptos build --release --precompress
 	scripts/run.sh
 
 # The Rust tests come before the cargo-leptos build: `cargo test` relinks the `surge` binary

@@ -18,6 +18,7 @@ use std::time::Duration;
 use app::catalog::seed;
 use app::shard::id::ItemId;
 use rand::Rng;
+use reqwest::header::ACCEPT_ENCODING;
 use serde_json::{Value, json};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::time::Instant;
@@ -625,7 +626,7 @@ async fn judge(
 }
 
 /// The `n`th read of the mix: 30 % search, 40 % item pages, 20 % category pages, 10 % a
-/// customer's order status.
+/// customer's order status, each asking for a compressed answer as a browser does.
 fn read_request(parts: &Parts, n: u64) -> (Op, reqwest::RequestBuilder) {
     let op = match n % 10 {
         0..=2 => Op::Search,
@@ -660,8 +661,13 @@ fn read_request(parts: &Parts, n: u64) -> (Op, reqwest::RequestBuilder) {
                 .bearer_auth(token)
         }
     };
-    (op, request)
+    (op, request.header(ACCEPT_ENCODING, BROWSER_ENCODINGS))
 }
+
+/// What a browser's `Accept-Encoding` offers. Reads send it, so the shop compresses its answers
+/// as it would for a customer; the load generator takes the compressed bytes without decoding
+/// them, as the browser's decoding is not the shop's work.
+const BROWSER_ENCODINGS: &str = "gzip, deflate, br, zstd";
 
 /// Sends a read and takes its whole body, as a browser does: `Ok(false)`, or the error's kind.
 async fn fetch(request: reqwest::RequestBuilder) -> Result<bool, String> {

@@ -1,5 +1,6 @@
 //! The HTTP router: the Leptos pages and server functions, the REST API, `/healthz` and `/livez`, item pictures,
-//! and the layers every request passes through (tracing, timeout, body limit, compression, security headers).
+//! the site's bundle, and the layers every request passes through (tracing, timeout, body limit,
+//! compression, security headers).
 
 mod health;
 mod images;
@@ -11,8 +12,11 @@ use app::state::AppState;
 use app::{App, shell};
 use axum::Router;
 use axum::routing::get;
+use http::header::CACHE_CONTROL;
 use http::{HeaderName, HeaderValue, StatusCode};
-use leptos_axum::{LeptosRoutes, generate_route_list};
+use leptos_axum::{
+    LeptosRoutes, generate_route_list, site_pkg_dir_service, site_pkg_dir_service_route_path,
+};
 use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -25,11 +29,20 @@ use crate::config::HttpSettings;
 pub fn router(state: AppState, settings: &HttpSettings) -> Router {
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
+    // The bundle's names carry no hash, so a browser asks again on every page (an unchanged file
+    // is a `304`): after a deploy it must not hydrate new pages with the old bundle.
+    let bundle = tower::ServiceBuilder::new()
+        .layer(SetResponseHeaderLayer::overriding(
+            CACHE_CONTROL,
+            HeaderValue::from_static("no-cache"),
+        ))
+        .service(site_pkg_dir_service(&options));
     // The API answers an oversized body with its own JSON 413; the pages with the layer's.
     let pages = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/livez", get(health::livez))
         .route("/images/items/{file}", get(images::item_image))
+        .route_service(&site_pkg_dir_service_route_path(&options), bundle)
         .leptos_routes_with_context(&state, routes, leptos::nonce::provide_nonce, move || {
             shell(options.clone())
         })

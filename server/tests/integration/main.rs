@@ -9,6 +9,7 @@ mod catalog;
 mod checkout;
 mod faults;
 mod health;
+mod http_layers;
 mod load;
 mod orders;
 mod pages;

@@ -1,0 +1,143 @@
+//! What every answer passes through on its way out: compression, and the site bundle's caching.
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use http::header::{
+    ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, IF_MODIFIED_SINCE, LAST_MODIFIED,
+};
+
+use crate::helpers::{fresh_settings, spawn_app, spawn_with};
+
+fn gunzip(bytes: &[u8]) -> Vec<u8> {
+    let mut plain = Vec::new();
+    flate2::read::GzDecoder::new(bytes)
+        .read_to_end(&mut plain)
+        .expect("a gzip body");
+    plain
+}
+
+#[tokio::test]
+async fn a_page_is_compressed_for_a_browser_that_accepts_it() {
+    let app = spawn_app().await;
+    let category = app.create_category("Compressed Goods").await;
+    let item = app
+        .create_item(&category, "Squeezed Lemon Press", "19.99", 5)
+        .await;
+    let path = format!("/items/{}", item["id"].as_str().expect("an item id"));
+
+    let page = app
+        .client
+        .get(app.url(&path))
+        .header(ACCEPT_ENCODING, "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.headers()[CONTENT_ENCODING], "gzip");
+    let compressed = page.bytes().await.unwrap();
+    let html = String::from_utf8(gunzip(&compressed)).expect("UTF-8 HTML");
+    assert!(html.contains("Squeezed Lemon Press") && html.contains("</html>"));
+    assert!(compressed.len() * 2 < html.len(), "the page shrank");
+
+    let plain = app.get(&path).await;
+    assert!(
+        plain.headers().get(CONTENT_ENCODING).is_none(),
+        "a client that offers no encoding gets the page as it is"
+    );
+    app.stop().await;
+}
+
+/// A site folder of its own: `pkg/surge.wasm` with a precompressed `.br` beside it, and
+/// `pkg/surge.js` without one.
+struct Site {
+    root: PathBuf,
+    wasm: Vec<u8>,
+    wasm_br: Vec<u8>,
+    js: Vec<u8>,
+}
+
+impl Site {
+    fn new() -> Site {
+        let root = std::env::temp_dir().join(format!("surge-site-{:016x}", rand::random::<u64>()));
+        std::fs::create_dir_all(root.join("pkg")).expect("a site folder");
+        let wasm: Vec<u8> = (0..64 * 1024u32).map(|n| (n % 251) as u8).collect();
+        let wasm_br = b"the bundle, compressed at build time".to_vec();
+        let js = "export function hydrate() { return 'surge'; }\n"
+            .repeat(100)
+            .into_bytes();
+        std::fs::write(root.join("pkg/surge.wasm"), &wasm).expect("write");
+        std::fs::write(root.join("pkg/surge.wasm.br"), &wasm_br).expect("write");
+        std::fs::write(root.join("pkg/surge.js"), &js).expect("write");
+        Site {
+            root,
+            wasm,
+            wasm_br,
+            js,
+        }
+    }
+}
+
+impl Drop for Site {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+#[tokio::test]
+async fn the_bundle_is_served_as_compressed_at_build_time_and_revalidated_on_every_page() {
+    let site = Site::new();
+    let mut settings = fresh_settings();
+    settings.site.root = site.root.to_string_lossy().into_owned();
+    let app = spawn_with(settings, true).await;
+
+    let wasm = app
+        .client
+        .get(app.url("/pkg/surge.wasm"))
+        .header(ACCEPT_ENCODING, "gzip, deflate, br, zstd")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wasm.status(), 200);
+    assert_eq!(wasm.headers()[CONTENT_ENCODING], "br");
+    assert_eq!(wasm.headers()[CACHE_CONTROL], "no-cache");
+    let modified = wasm.headers()[LAST_MODIFIED].clone();
+    assert_eq!(
+        wasm.bytes().await.unwrap(),
+        site.wasm_br,
+        "the file compressed at build time, not compressed again"
+    );
+
+    let plain = app.get("/pkg/surge.wasm").await;
+    assert!(plain.headers().get(CONTENT_ENCODING).is_none());
+    assert_eq!(plain.bytes().await.unwrap(), site.wasm);
+
+    let again = app
+        .client
+        .get(app.url("/pkg/surge.wasm"))
+        .header(ACCEPT_ENCODING, "br")
+        .header(IF_MODIFIED_SINCE, modified)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304, "an unchanged bundle is not sent again");
+
+    let js = app
+        .client
+        .get(app.url("/pkg/surge.js"))
+        .header(ACCEPT_ENCODING, "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(js.headers()[CONTENT_ENCODING], "gzip");
+    assert_eq!(js.headers()[CACHE_CONTROL], "no-cache");
+    assert_eq!(
+        gunzip(&js.bytes().await.unwrap()),
+        site.js,
+        "a file without a compressed copy is compressed as it is sent"
+    );
+
+    let missing = app.get("/pkg/no-such-file.js").await;
+    assert_eq!(missing.status(), 404);
+    app.stop().await;
+}
