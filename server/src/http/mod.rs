@@ -17,7 +17,7 @@ use http::{HeaderName, HeaderValue, StatusCode};
 use leptos_axum::{
     LeptosRoutes, generate_route_list, site_pkg_dir_service, site_pkg_dir_service_route_path,
 };
-use tower_http::compression::CompressionLayer;
+use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -48,7 +48,7 @@ pub fn router(state: AppState, settings: &HttpSettings) -> Router {
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(RequestBodyLimitLayer::new(settings.body_limit_bytes));
-    Router::new()
+    let router = Router::new()
         .merge(crate::api::router(settings.body_limit_bytes))
         .merge(pages)
         .with_state(state)
@@ -58,8 +58,14 @@ pub fn router(state: AppState, settings: &HttpSettings) -> Router {
         .layer(security_header(
             "referrer-policy",
             "strict-origin-when-cross-origin",
-        ))
-        .layer(CompressionLayer::new())
+        ));
+    let router = match settings.compression_level {
+        0 => router,
+        level => {
+            router.layer(CompressionLayer::new().quality(CompressionLevel::Precise(level as i32)))
+        }
+    };
+    router
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_millis(settings.request_timeout_ms),
