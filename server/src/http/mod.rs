@@ -12,7 +12,7 @@ use app::state::AppState;
 use app::{App, shell};
 use axum::Router;
 use axum::routing::get;
-use http::header::CACHE_CONTROL;
+use http::header::{CACHE_CONTROL, VARY};
 use http::{HeaderName, HeaderValue, StatusCode};
 use leptos_axum::{
     LeptosRoutes, generate_route_list, site_pkg_dir_service, site_pkg_dir_service_route_path,
@@ -30,11 +30,17 @@ pub fn router(state: AppState, settings: &HttpSettings) -> Router {
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
     // The bundle's names carry no hash, so a browser asks again on every page (an unchanged file
-    // is a `304`): after a deploy it must not hydrate new pages with the old bundle.
+    // is a `304`): after a deploy it must not hydrate new pages with the old bundle. A file sent
+    // as compressed at build time varies with `Accept-Encoding`, so a shared cache in front
+    // keeps one copy per encoding.
     let bundle = tower::ServiceBuilder::new()
         .layer(SetResponseHeaderLayer::overriding(
             CACHE_CONTROL,
             HeaderValue::from_static("no-cache"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            VARY,
+            HeaderValue::from_static("accept-encoding"),
         ))
         .service(site_pkg_dir_service(&options));
     // The API answers an oversized body with its own JSON 413; the pages with the layer's.

@@ -4,7 +4,7 @@ use std::io::Read;
 use std::path::PathBuf;
 
 use http::header::{
-    ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, IF_MODIFIED_SINCE, LAST_MODIFIED,
+    ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, IF_MODIFIED_SINCE, LAST_MODIFIED, VARY,
 };
 
 use crate::helpers::{fresh_settings, spawn_app, spawn_with};
@@ -124,6 +124,11 @@ async fn the_bundle_is_served_as_compressed_at_build_time_and_revalidated_on_eve
     assert_eq!(wasm.status(), 200);
     assert_eq!(wasm.headers()[CONTENT_ENCODING], "br");
     assert_eq!(wasm.headers()[CACHE_CONTROL], "no-cache");
+    assert_eq!(
+        wasm.headers().get_all(VARY).iter().collect::<Vec<_>>(),
+        ["accept-encoding"],
+        "a shared cache keeps a copy per encoding"
+    );
     let modified = wasm.headers()[LAST_MODIFIED].clone();
     assert_eq!(
         wasm.bytes().await.unwrap(),
@@ -154,6 +159,7 @@ async fn the_bundle_is_served_as_compressed_at_build_time_and_revalidated_on_eve
         .unwrap();
     assert_eq!(js.headers()[CONTENT_ENCODING], "gzip");
     assert_eq!(js.headers()[CACHE_CONTROL], "no-cache");
+    assert_eq!(js.headers().get_all(VARY).iter().count(), 1, "said once");
     assert_eq!(
         gunzip(&js.bytes().await.unwrap()),
         site.js,
