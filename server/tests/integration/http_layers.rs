@@ -7,7 +7,17 @@ use http::header::{
     ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, IF_MODIFIED_SINCE, LAST_MODIFIED, VARY,
 };
 
-use crate::helpers::{fresh_settings, spawn_app, spawn_with};
+use crate::helpers::{TestApp, fresh_settings, spawn_app, spawn_with};
+
+/// A GET offering `encodings`, as a browser's `Accept-Encoding` does.
+async fn get_accepting(app: &TestApp, path: &str, encodings: &str) -> reqwest::Response {
+    app.client
+        .get(app.url(path))
+        .header(ACCEPT_ENCODING, encodings)
+        .send()
+        .await
+        .expect("request sent")
+}
 
 fn gunzip(bytes: &[u8]) -> Vec<u8> {
     let mut plain = Vec::new();
@@ -26,13 +36,7 @@ async fn a_page_is_compressed_for_a_browser_that_accepts_it() {
         .await;
     let path = format!("/items/{}", item["id"].as_str().expect("an item id"));
 
-    let page = app
-        .client
-        .get(app.url(&path))
-        .header(ACCEPT_ENCODING, "gzip")
-        .send()
-        .await
-        .unwrap();
+    let page = get_accepting(&app, &path, "gzip").await;
     assert_eq!(page.status(), 200);
     assert_eq!(page.headers()[CONTENT_ENCODING], "gzip");
     let compressed = page.bytes().await.unwrap();
@@ -57,13 +61,7 @@ async fn compression_level_zero_sends_answers_as_they_are() {
     app.create_item(&category, "Uncompressed Sponge", "2.50", 5)
         .await;
 
-    let page = app
-        .client
-        .get(app.url("/categories/loose-goods"))
-        .header(ACCEPT_ENCODING, "gzip, deflate, br, zstd")
-        .send()
-        .await
-        .unwrap();
+    let page = get_accepting(&app, "/categories/loose-goods", "gzip, deflate, br, zstd").await;
     assert_eq!(page.status(), 200);
     assert!(page.headers().get(CONTENT_ENCODING).is_none());
     let html = page.text().await.unwrap();
@@ -114,13 +112,7 @@ async fn the_bundle_is_served_as_compressed_at_build_time_and_revalidated_on_eve
     settings.site.root = site.root.to_string_lossy().into_owned();
     let app = spawn_with(settings, true).await;
 
-    let wasm = app
-        .client
-        .get(app.url("/pkg/surge.wasm"))
-        .header(ACCEPT_ENCODING, "gzip, deflate, br, zstd")
-        .send()
-        .await
-        .unwrap();
+    let wasm = get_accepting(&app, "/pkg/surge.wasm", "gzip, deflate, br, zstd").await;
     assert_eq!(wasm.status(), 200);
     assert_eq!(wasm.headers()[CONTENT_ENCODING], "br");
     assert_eq!(wasm.headers()[CACHE_CONTROL], "no-cache");
@@ -150,13 +142,7 @@ async fn the_bundle_is_served_as_compressed_at_build_time_and_revalidated_on_eve
         .unwrap();
     assert_eq!(again.status(), 304, "an unchanged bundle is not sent again");
 
-    let js = app
-        .client
-        .get(app.url("/pkg/surge.js"))
-        .header(ACCEPT_ENCODING, "gzip")
-        .send()
-        .await
-        .unwrap();
+    let js = get_accepting(&app, "/pkg/surge.js", "gzip").await;
     assert_eq!(js.headers()[CONTENT_ENCODING], "gzip");
     assert_eq!(js.headers()[CACHE_CONTROL], "no-cache");
     assert_eq!(js.headers().get_all(VARY).iter().count(), 1, "said once");
