@@ -5,6 +5,7 @@
 mod health;
 mod images;
 mod same_origin;
+mod whole_bodies;
 
 use std::time::Duration;
 
@@ -17,6 +18,7 @@ use http::{HeaderName, HeaderValue, StatusCode};
 use leptos_axum::{
     LeptosRoutes, generate_route_list, site_pkg_dir_service, site_pkg_dir_service_route_path,
 };
+use tower_http::compression::predicate::{DefaultPredicate, Predicate, SizeAbove};
 use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -64,12 +66,17 @@ pub fn router(state: AppState, settings: &HttpSettings) -> Router {
         .layer(security_header(
             "referrer-policy",
             "strict-origin-when-cross-origin",
-        ));
+        ))
+        .layer(axum::middleware::from_fn(whole_bodies::sized_when_complete));
     let router = match settings.compression_level {
         0 => router,
-        level => {
-            router.layer(CompressionLayer::new().quality(CompressionLevel::Precise(level as i32)))
-        }
+        level => router.layer(
+            CompressionLayer::new()
+                .quality(CompressionLevel::Precise(level as i32))
+                .compress_when(
+                    DefaultPredicate::new().and(SizeAbove::new(settings.compression_min_bytes)),
+                ),
+        ),
     };
     router
         .layer(TimeoutLayer::with_status_code(

@@ -4,7 +4,8 @@ use std::io::Read;
 use std::path::PathBuf;
 
 use http::header::{
-    ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, IF_MODIFIED_SINCE, LAST_MODIFIED, VARY,
+    ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH, IF_MODIFIED_SINCE,
+    LAST_MODIFIED, VARY,
 };
 
 use crate::helpers::{TestApp, fresh_settings, spawn_app, spawn_with};
@@ -29,7 +30,9 @@ fn gunzip(bytes: &[u8]) -> Vec<u8> {
 
 #[tokio::test]
 async fn a_page_is_compressed_for_a_browser_that_accepts_it() {
-    let app = spawn_app().await;
+    let mut settings = fresh_settings();
+    settings.http.compression_min_bytes = 1000;
+    let app = spawn_with(settings, true).await;
     let category = app.create_category("Compressed Goods").await;
     let item = app
         .create_item(&category, "Squeezed Lemon Press", "19.99", 5)
@@ -53,6 +56,30 @@ async fn a_page_is_compressed_for_a_browser_that_accepts_it() {
 }
 
 #[tokio::test]
+async fn a_page_smaller_than_the_first_window_goes_as_it_is_with_its_length() {
+    let app = spawn_app().await;
+    let category = app.create_category("Small Goods").await;
+    let item = app.create_item(&category, "Tiny Thimble", "1.99", 5).await;
+    let path = format!("/items/{}", item["id"].as_str().expect("an item id"));
+
+    let page = get_accepting(&app, &path, "gzip, deflate, br, zstd").await;
+    assert_eq!(page.status(), 200);
+    assert!(
+        page.headers().get(CONTENT_ENCODING).is_none(),
+        "below http.compression_min_bytes"
+    );
+    let length: usize = page.headers()[CONTENT_LENGTH]
+        .to_str()
+        .unwrap()
+        .parse()
+        .expect("a length");
+    let html = page.text().await.unwrap();
+    assert_eq!(length, html.len(), "rendered in full, sent with its length");
+    assert!(html.contains("Tiny Thimble") && html.contains("</html>"));
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn compression_level_zero_sends_answers_as_they_are() {
     let mut settings = fresh_settings();
     settings.http.compression_level = 0;
@@ -70,7 +97,7 @@ async fn compression_level_zero_sends_answers_as_they_are() {
 }
 
 /// A site folder of its own: `pkg/surge.wasm` with a precompressed `.br` beside it, and
-/// `pkg/surge.js` without one.
+/// `pkg/surge.js` without one (larger than `http.compression_min_bytes`).
 struct Site {
     root: PathBuf,
     wasm: Vec<u8>,
@@ -85,7 +112,7 @@ impl Site {
         let wasm: Vec<u8> = (0..64 * 1024u32).map(|n| (n % 251) as u8).collect();
         let wasm_br = b"the bundle, compressed at build time".to_vec();
         let js = "export function hydrate() { return 'surge'; }\n"
-            .repeat(100)
+            .repeat(400)
             .into_bytes();
         std::fs::write(root.join("pkg/surge.wasm"), &wasm).expect("write");
         std::fs::write(root.join("pkg/surge.wasm.br"), &wasm_br).expect("write");

@@ -1,0 +1,60 @@
+//! Answers whose whole body is ready when the handler returns go out with a `Content-Length`.
+//!
+//! A server-rendered page (`SsrMode::Async`) is rendered in full before its first byte, yet
+//! Leptos hands it over as a stream, which hyper would send chunked and the compression layer
+//! could not size. Here the frames that are ready at once are taken: when that is the whole
+//! body, the answer gets a length (one write, and `http.compression_min_bytes` can leave a small
+//! page uncompressed); when a frame is still pending (a page streamed while it renders), what
+//! was taken goes first and the rest streams on as before.
+
+use axum::body::{Body, Bytes};
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::Response;
+use futures_util::FutureExt;
+use futures_util::stream::{self, StreamExt};
+use http_body::{Body as _, Frame};
+use http_body_util::{BodyExt, BodyStream, StreamBody};
+
+/// The most a body is gathered to: a larger one streams on as it came.
+const MAX_GATHERED: usize = 1 << 20;
+
+/// Gives a body that is complete at once a known length.
+pub async fn sized_when_complete(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    if response.body().size_hint().exact().is_some() {
+        return response;
+    }
+    let (parts, mut body) = response.into_parts();
+    let mut gathered: Vec<Bytes> = Vec::new();
+    let mut length = 0;
+    // What ended the gathering other than the body's end: a frame that is not data (trailers)
+    // or an error; it goes out after the gathered data.
+    let mut unusual = None;
+    while let Some(next) = body.frame().now_or_never() {
+        match next {
+            None => return Response::from_parts(parts, Body::from(gathered.concat())),
+            Some(Ok(frame)) => match frame.into_data() {
+                Ok(data) => {
+                    length += data.len();
+                    gathered.push(data);
+                    if length > MAX_GATHERED {
+                        break;
+                    }
+                }
+                Err(frame) => {
+                    unusual = Some(Ok(frame));
+                    break;
+                }
+            },
+            Some(Err(error)) => {
+                unusual = Some(Err(error));
+                break;
+            }
+        }
+    }
+    let frames = stream::iter(gathered.into_iter().map(|data| Ok(Frame::data(data))))
+        .chain(stream::iter(unusual))
+        .chain(BodyStream::new(body));
+    Response::from_parts(parts, Body::new(StreamBody::new(frames)))
+}
