@@ -58,3 +58,61 @@ pub async fn sized_when_complete(request: Request, next: Next) -> Response {
         .chain(BodyStream::new(body));
     Response::from_parts(parts, Body::new(StreamBody::new(frames)))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use axum::Router;
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    fn router() -> Router {
+        Router::new()
+            .route(
+                "/ready",
+                get(|| async {
+                    let parts = ["<p>one</p>", "<p>two</p>"].map(Ok::<_, axum::Error>);
+                    Body::from_stream(stream::iter(parts))
+                }),
+            )
+            .route(
+                "/streamed",
+                get(|| async {
+                    let first = stream::once(async { Ok::<_, axum::Error>("<p>now</p>") });
+                    let later = stream::once(async {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        Ok("<p>later</p>")
+                    });
+                    Body::from_stream(first.chain(later))
+                }),
+            )
+            .layer(axum::middleware::from_fn(sized_when_complete))
+    }
+
+    async fn get_path(path: &str) -> (Option<u64>, String) {
+        let request = Request::get(path).body(Body::empty()).unwrap();
+        let response = router().oneshot(request).await.unwrap();
+        let size = response.body().size_hint().exact();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (size, String::from_utf8(bytes.to_vec()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_body_ready_at_once_goes_whole_with_its_length() {
+        assert_eq!(
+            get_path("/ready").await,
+            (Some(20), "<p>one</p><p>two</p>".to_owned())
+        );
+    }
+
+    #[tokio::test]
+    async fn a_body_still_coming_streams_on_with_nothing_lost() {
+        assert_eq!(
+            get_path("/streamed").await,
+            (None, "<p>now</p><p>later</p>".to_owned())
+        );
+    }
+}
