@@ -5,6 +5,7 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 
+use crate::catalog::memo::CategoryMemo;
 use crate::checkout::service::CheckoutSettings;
 use crate::error::AppError;
 use crate::payments::Webhooks;
@@ -19,6 +20,8 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub shards: ShardRouter,
     pub redis: Redis,
+    /// This copy's copy of the category list (see `catalog::memo`).
+    pub categories: Arc<CategoryMemo>,
     /// This copy's search index.
     pub search: Arc<dyn SearchEngine>,
     pub checkout: CheckoutSettings,

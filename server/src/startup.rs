@@ -104,6 +104,7 @@ pub fn connect(settings: &Settings, addr: SocketAddr) -> anyhow::Result<AppState
         leptos_options,
         shards: ShardRouter::connect_lazy(&topology)?,
         redis: Redis::connect_lazy(&settings.redis)?,
+        categories: Arc::default(),
         search: Arc::new(TantivyEngine::new()?),
         checkout: settings.checkout,
         processor: processor(settings)?,

@@ -7,6 +7,8 @@
 //! - every change writes an event to the outbox of its database in the same transaction;
 //! - after a commit the writer drops the cached copy; the event drops it on every other copy.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, SubsecRound, Utc};
 use sqlx::error::ErrorKind;
 use sqlx::{MySql, Transaction};
@@ -42,26 +44,41 @@ fn is_unique_violation(error: &sqlx::Error) -> bool {
 
 /// Every category, by name (cached).
 pub async fn list_categories(state: &AppState) -> Result<Vec<Category>, AppError> {
-    if let Some(categories) = cache::categories(&state.redis).await {
-        return Ok(categories);
+    Ok(categories(state).await?.as_ref().clone())
+}
+
+/// Every category, by name: this copy's copy (`memo`), else Redis's, else the directory's.
+pub async fn categories(state: &AppState) -> Result<Arc<Vec<Category>>, AppError> {
+    if let Some(kept) = state.categories.get() {
+        return Ok(kept);
     }
-    let directory = state.shards.directory();
-    let mut connection = directory.acquire().await?;
-    let categories = repo::list_categories(&mut connection)
-        .await
-        .map_err(db(directory))?;
-    cache::put_categories(&state.redis, &categories).await;
-    Ok(categories)
+    let generation = state.categories.generation();
+    let list = match cache::categories(&state.redis).await {
+        Some(categories) => Arc::new(categories),
+        None => {
+            let directory = state.shards.directory();
+            let mut connection = directory.acquire().await?;
+            let categories = repo::list_categories(&mut connection)
+                .await
+                .map_err(db(directory))?;
+            cache::put_categories(&state.redis, &categories).await;
+            Arc::new(categories)
+        }
+    };
+    state.categories.put(generation, Arc::clone(&list));
+    Ok(list)
+}
+
+/// Drops every cached category list: this copy's and Redis's.
+async fn forget_categories(state: &AppState) {
+    state.categories.forget();
+    cache::forget_categories(&state.redis).await;
 }
 
 /// One category.
 pub async fn category(state: &AppState, id: CategoryId) -> Result<Category, AppError> {
-    if let Some(found) = list_categories(state)
-        .await?
-        .into_iter()
-        .find(|c| c.id == id)
-    {
-        return Ok(found);
+    if let Some(found) = categories(state).await?.iter().find(|c| c.id == id) {
+        return Ok(found.clone());
     }
     // The cached list may predate a category another copy just created.
     let directory = state.shards.directory();
@@ -74,10 +91,11 @@ pub async fn category(state: &AppState, id: CategoryId) -> Result<Category, AppE
 
 /// The category with this address.
 pub async fn category_by_slug(state: &AppState, slug: &str) -> Result<Category, AppError> {
-    list_categories(state)
+    categories(state)
         .await?
-        .into_iter()
+        .iter()
         .find(|c| c.slug == slug)
+        .cloned()
         .ok_or_else(|| AppError::not_found("category"))
 }
 
@@ -128,7 +146,7 @@ pub async fn create_category(
         .await
         .map_err(db(directory))?;
     tx.commit().await.map_err(db(directory))?;
-    cache::forget_categories(&state.redis).await;
+    forget_categories(state).await;
     tracing::info!(category_id = id.0, %shard, "category created");
     Ok(Category {
         id,
@@ -164,7 +182,7 @@ pub async fn rename_category(
         .map_err(db(directory))?
         .ok_or_else(|| AppError::not_found("category"))?;
     tx.commit().await.map_err(db(directory))?;
-    cache::forget_categories(&state.redis).await;
+    forget_categories(state).await;
     Ok(category)
 }
 
@@ -468,7 +486,7 @@ pub async fn forget_cached_item(state: &AppState, id: ItemId) {
 /// Applies an event from the stream: drops what this copy's readers could see stale.
 pub async fn apply_event(state: &AppState, event: &Event) {
     match event {
-        Event::CategoryChanged { .. } => cache::forget_categories(&state.redis).await,
+        Event::CategoryChanged { .. } => forget_categories(state).await,
         Event::ItemChanged { item_id, .. } | Event::ItemDeleted { item_id, .. } => {
             cache::forget_item(&state.redis, item_id).await;
             crate::checkout::gate::forget(&state.redis, *item_id).await;

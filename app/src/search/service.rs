@@ -106,7 +106,7 @@ pub async fn search(state: &AppState, params: &SearchParams) -> Result<SearchRes
     let found = tokio::task::spawn_blocking(move || engine.search(&query))
         .await
         .map_err(AppError::internal)??;
-    let names = catalog::list_categories(state).await?;
+    let names = catalog::categories(state).await?;
     let mut categories: Vec<CategoryCount> = found
         .categories
         .into_iter()
