@@ -3,16 +3,20 @@
 use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::ConnectInfo;
-use http::HeaderValue;
 use http::header::COOKIE;
 use http::request::Parts;
+use http::{HeaderMap, HeaderValue};
 
 use crate::error::AppError;
 
 /// The value of the cookie `name`, if the request sends one.
 pub fn cookie(parts: &Parts, name: &str) -> Option<String> {
-    parts
-        .headers
+    cookie_in(&parts.headers, name)
+}
+
+/// The value of the cookie `name` in a request's headers.
+pub fn cookie_in(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())

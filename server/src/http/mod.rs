@@ -4,9 +4,11 @@
 
 mod health;
 mod images;
+mod listing_pages;
 mod same_origin;
 mod whole_bodies;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use app::state::AppState;
@@ -67,7 +69,11 @@ pub fn router(state: AppState, settings: &HttpSettings) -> Router {
             "referrer-policy",
             "strict-origin-when-cross-origin",
         ))
-        .layer(axum::middleware::from_fn(whole_bodies::sized_when_complete));
+        .layer(axum::middleware::from_fn(whole_bodies::sized_when_complete))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(listing_pages::ListingPages::default()),
+            listing_pages::keep_listing_pages,
+        ));
     let router = match settings.compression_level {
         0 => router,
         level => router.layer(

@@ -1,4 +1,4 @@
-use crate::helpers::spawn_app;
+use crate::helpers::{customer_token, spawn_app};
 
 #[tokio::test]
 async fn the_home_page_is_rendered_on_the_server_with_the_categories_from_the_directory() {
@@ -89,5 +89,64 @@ async fn pages_carry_a_content_security_policy_around_a_fresh_nonce() {
     );
     let second = app.get("/").await;
     assert_ne!(nonce_of(&second), nonce, "every response has its own");
+    app.stop().await;
+}
+
+/// The nonce a page's Content-Security-Policy names.
+fn policy_nonce(response: &reqwest::Response) -> String {
+    let policy = response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap();
+    let start = policy.find("'nonce-").expect("a nonce") + 7;
+    let end = start + policy[start..].find('\'').unwrap();
+    policy[start..end].to_owned()
+}
+
+#[tokio::test]
+async fn a_visitors_category_page_is_kept_a_moment_but_every_answer_has_its_own_nonce() {
+    let app = spawn_app().await;
+    let category = app.create_category("Kept Kites").await;
+    app.create_item(&category, "Box Kite", "24.00", 7).await;
+    let slug = category["slug"].as_str().unwrap();
+    let path = format!("/categories/{slug}");
+
+    let first = app.get(&path).await;
+    assert_eq!(first.status(), 200);
+    assert!(first.headers().get("age").is_none(), "rendered");
+    let first_nonce = policy_nonce(&first);
+
+    let kept = app.get(&path).await;
+    assert_eq!(kept.status(), 200);
+    assert_eq!(kept.headers()["age"], "0", "answered from the kept page");
+    let nonce = policy_nonce(&kept);
+    assert_ne!(nonce, first_nonce, "a nonce of its own");
+    let length: usize = kept.headers()["content-length"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let html = kept.text().await.unwrap();
+    assert_eq!(length, html.len());
+    assert!(html.contains("Box Kite") && html.contains("Sign in"));
+    assert!(html.contains(&format!("nonce=\"{nonce}\"")));
+    assert!(
+        !html.contains(&first_nonce),
+        "the kept page's nonce is gone"
+    );
+
+    let token = customer_token(&app, "kite_flyer").await;
+    let signed_in = app
+        .client
+        .get(app.url(&path))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        signed_in.headers().get("age").is_none(),
+        "rendered for them"
+    );
+    let html = signed_in.text().await.unwrap();
+    assert!(html.contains("Customer kite_flyer") && !html.contains("Sign in"));
     app.stop().await;
 }
