@@ -8,9 +8,9 @@
 //!
 //! A category's listing pages are the exception: every hold changes an item's stock, so dropping
 //! them on every item event would leave nothing cached in a sale. They live [`LISTING_TTL_MS`]
-//! from when the category's first page is cached (the stock they show lags by that much at most;
-//! an item's own page is always live), and an admin's change to the category's items drops them
-//! at once.
+//! from when the category's first page is cached (the stock they show lags by that much at most,
+//! and a second more on a page the server keeps rendered for visitors; an item's own page is
+//! always live), and an admin's change to the category's items drops them at once.
 
 use redis::AsyncCommands;
 use serde::Serialize;
