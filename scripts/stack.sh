@@ -76,6 +76,9 @@ innodb_log_buffer_size = 64M
 innodb_flush_log_at_trx_commit = 1
 innodb_io_capacity = 2000
 performance_schema = OFF
+# A few threads run the statements of all connections: with one thread per connection, hundreds of
+# them took turns on two cores (the direct hold transaction: 1,914 a second, 2,679 with the pool).
+thread_handling = pool-of-threads
 CNF
 }
 
