@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use app::accounts::session::COOKIE_NAME;
 use app::request::cookie_in;
+use app::ui::content_security_policy;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
@@ -39,31 +40,26 @@ const PREFIX: &str = "/categories/";
 /// Rendered category pages, by address.
 #[derive(Default)]
 pub struct ListingPages {
-    pages: Mutex<HashMap<String, Kept>>,
+    pages: Mutex<HashMap<String, Arc<Kept>>>,
 }
 
 struct Kept {
     at: Instant,
     headers: HeaderMap,
-    html: Arc<str>,
+    html: String,
     nonce: String,
 }
 
 impl ListingPages {
-    fn get(&self, address: &str) -> Option<(Instant, HeaderMap, Arc<str>, String)> {
+    fn get(&self, address: &str) -> Option<Arc<Kept>> {
         let pages = self.pages.lock().unwrap_or_else(|e| e.into_inner());
-        let kept = pages.get(address)?;
-        (kept.at.elapsed() < PAGE_TTL).then(|| {
-            (
-                kept.at,
-                kept.headers.clone(),
-                Arc::clone(&kept.html),
-                kept.nonce.clone(),
-            )
-        })
+        pages
+            .get(address)
+            .filter(|kept| kept.at.elapsed() < PAGE_TTL)
+            .map(Arc::clone)
     }
 
-    fn put(&self, address: String, kept: Kept) {
+    fn put(&self, address: String, kept: Arc<Kept>) {
         let mut pages = self.pages.lock().unwrap_or_else(|e| e.into_inner());
         if pages.len() >= MAX_PAGES && !pages.contains_key(&address) {
             pages.retain(|_, kept| kept.at.elapsed() < PAGE_TTL);
@@ -98,17 +94,14 @@ fn fresh_nonce() -> String {
 }
 
 /// The kept page as one answer: its own nonce, and its age.
-fn answer(at: Instant, mut headers: HeaderMap, html: &str, nonce: &str) -> Response {
+fn answer(kept: &Kept) -> Response {
     let fresh = fresh_nonce();
-    let body = html.replace(nonce, &fresh);
-    if let Some(policy) = headers
-        .get(CONTENT_SECURITY_POLICY)
-        .and_then(|policy| policy.to_str().ok())
-        .and_then(|policy| HeaderValue::from_str(&policy.replace(nonce, &fresh)).ok())
-    {
+    let body = kept.html.replace(&kept.nonce, &fresh);
+    let mut headers = kept.headers.clone();
+    if let Ok(policy) = HeaderValue::from_str(&content_security_policy(&fresh)) {
         headers.insert(CONTENT_SECURITY_POLICY, policy);
     }
-    headers.insert(AGE, HeaderValue::from(at.elapsed().as_secs()));
+    headers.insert(AGE, HeaderValue::from(kept.at.elapsed().as_secs()));
     headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
     let mut response = Response::new(Body::from(body));
     *response.headers_mut() = headers;
@@ -129,8 +122,8 @@ pub async fn keep_listing_pages(
         || request.uri().path().to_owned(),
         |p| p.as_str().to_owned(),
     );
-    if let Some((at, headers, html, nonce)) = pages.get(&address) {
-        return answer(at, headers, &html, &nonce);
+    if let Some(kept) = pages.get(&address) {
+        return answer(&kept);
     }
     let response = next.run(request).await;
     if response.status() != StatusCode::OK || response.headers().contains_key(SET_COOKIE) {
@@ -157,12 +150,12 @@ pub async fn keep_listing_pages(
     };
     pages.put(
         address,
-        Kept {
+        Arc::new(Kept {
             at: Instant::now(),
             headers: parts.headers.clone(),
-            html: Arc::from(html),
+            html: html.to_owned(),
             nonce,
-        },
+        }),
     );
     Response::from_parts(parts, Body::from(bytes))
 }

@@ -70,25 +70,17 @@ async fn an_unknown_page_is_a_404_with_the_layout() {
 #[tokio::test]
 async fn pages_carry_a_content_security_policy_around_a_fresh_nonce() {
     let app = spawn_app().await;
-    let nonce_of = |response: &reqwest::Response| {
-        let policy = response.headers()["content-security-policy"]
-            .to_str()
-            .unwrap()
-            .to_owned();
-        assert!(policy.contains("'wasm-unsafe-eval'") && policy.contains("object-src 'none'"));
-        let start = policy.find("'nonce-").expect("a nonce") + 7;
-        let end = start + policy[start..].find('\'').unwrap();
-        policy[start..end].to_owned()
-    };
     let first = app.get("/").await;
-    let nonce = nonce_of(&first);
+    let policy = first.headers()["content-security-policy"].to_str().unwrap();
+    assert!(policy.contains("'wasm-unsafe-eval'") && policy.contains("object-src 'none'"));
+    let nonce = policy_nonce(&first);
     let html = first.text().await.unwrap();
     assert!(
         html.contains(&format!("nonce=\"{nonce}\"")),
         "the hydration scripts carry it"
     );
     let second = app.get("/").await;
-    assert_ne!(nonce_of(&second), nonce, "every response has its own");
+    assert_ne!(policy_nonce(&second), nonce, "every response has its own");
     app.stop().await;
 }
 
