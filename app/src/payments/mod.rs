@@ -16,6 +16,8 @@ pub mod processor;
 #[cfg(feature = "ssr")]
 pub mod progress;
 #[cfg(feature = "ssr")]
+pub mod qr;
+#[cfg(feature = "ssr")]
 pub mod repo;
 #[cfg(feature = "ssr")]
 pub mod service;

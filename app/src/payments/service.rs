@@ -8,8 +8,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound, Utc};
-use qrcode::QrCode;
-use qrcode::render::svg;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
@@ -20,6 +18,7 @@ use super::processor::{
     PaymentProcessor, PaymentRequestInput, ProcessorError, ProcessorRequest, ProcessorStatus,
 };
 use super::progress;
+use super::qr;
 use super::repo::{self, NewShare, Share, ShareSelection};
 use super::settle::settle;
 use super::signature::{self, SignatureError};
@@ -54,16 +53,6 @@ fn now() -> DateTime<Utc> {
 
 fn later(by: Duration) -> DateTime<Utc> {
     now() + chrono::Duration::from_std(by).unwrap_or_default()
-}
-
-/// The QR code of a payload, as an SVG image.
-pub fn qr_svg(payload: &str) -> Result<String, AppError> {
-    let code = QrCode::new(payload.as_bytes()).map_err(AppError::internal)?;
-    Ok(code
-        .render::<svg::Color>()
-        .min_dimensions(240, 240)
-        .quiet_zone(true)
-        .build())
 }
 
 /// The payment request of one of the customer's checkouts, made on the first call; asking again
@@ -147,7 +136,7 @@ pub async fn pay_checkout(
         amount: request.amount,
         currency: request.currency,
         status: status.into(),
-        qr_svg: qr_svg(&request.qr_payload)?,
+        qr_svg: qr::svg(&request.qr_payload)?,
         qr_payload: request.qr_payload,
         pay_url: request.pay_url,
         expires_at: request.expires_at,
