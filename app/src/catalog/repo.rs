@@ -12,6 +12,7 @@ use super::model::{
 use crate::money::Currency;
 use crate::shard::ShardId;
 use crate::shard::id::ItemId;
+use crate::shard::in_list::{keep_prepared, marks};
 
 /// The most categories the shop may have (they are read whole and cached).
 pub const MAX_CATEGORIES: u32 = 500;
@@ -185,10 +186,11 @@ pub async fn items_by_ids(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let marks = vec!["?"; ids.len()].join(", ");
-    let sql =
-        format!("SELECT {ITEM_COLUMNS} FROM items WHERE id IN ({marks}) AND deleted_at IS NULL");
-    let mut query = sqlx::query_as::<_, ItemRow>(&sql);
+    let sql = format!(
+        "SELECT {ITEM_COLUMNS} FROM items WHERE id IN ({}) AND deleted_at IS NULL",
+        marks(ids.len())
+    );
+    let mut query = sqlx::query_as::<_, ItemRow>(&sql).persistent(keep_prepared(ids.len()));
     for id in ids {
         query = query.bind(id);
     }

@@ -9,17 +9,10 @@ use crate::accounts::model::UserId;
 use crate::money::Currency;
 use crate::shard::ShardId;
 use crate::shard::id::{ItemId, OrderId};
+use crate::shard::in_list::{keep_prepared, marks};
 
 fn decode(message: impl Into<String>) -> sqlx::Error {
     sqlx::Error::Decode(message.into().into())
-}
-
-/// Row ids as an SQL list (`1,2,3`) for `IN (...)`: numbers only, nothing to escape.
-pub fn id_list(ids: impl IntoIterator<Item = u64>) -> String {
-    ids.into_iter()
-        .map(|id| id.to_string())
-        .collect::<Vec<_>>()
-        .join(",")
 }
 
 /// Takes `quantity` units of an item if that many are there; returns whether it did. One
@@ -91,12 +84,15 @@ pub async fn categories_of(
     if items.is_empty() {
         return Ok(Vec::new());
     }
-    let ids = id_list(items.iter().copied());
-    sqlx::query_as(&format!(
-        "SELECT id, category_id FROM items WHERE id IN ({ids}) ORDER BY id"
-    ))
-    .fetch_all(connection)
-    .await
+    let sql = format!(
+        "SELECT id, category_id FROM items WHERE id IN ({}) ORDER BY id",
+        marks(items.len())
+    );
+    let mut query = sqlx::query_as(&sql).persistent(keep_prepared(items.len()));
+    for item in items {
+        query = query.bind(item);
+    }
+    query.fetch_all(connection).await
 }
 
 /// A pending order to add.
@@ -314,12 +310,16 @@ async fn with_lines(
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    let ids = id_list(rows.iter().map(|row| row.0));
-    let lines: Vec<(u64, u64, String, i32, Decimal)> = sqlx::query_as(&format!(
-        "SELECT order_id, item_id, name, quantity, unit_price FROM order_items WHERE order_id IN ({ids}) ORDER BY item_id"
-    ))
-    .fetch_all(&mut *connection)
-    .await?;
+    let sql = format!(
+        "SELECT order_id, item_id, name, quantity, unit_price FROM order_items \
+         WHERE order_id IN ({}) ORDER BY item_id",
+        marks(rows.len())
+    );
+    let mut query = sqlx::query_as(&sql).persistent(keep_prepared(rows.len()));
+    for row in &rows {
+        query = query.bind(row.0);
+    }
+    let lines: Vec<(u64, u64, String, i32, Decimal)> = query.fetch_all(&mut *connection).await?;
     rows.into_iter()
         .map(
             |(id, checkout_id, user, status, currency, total, expires, created)| {

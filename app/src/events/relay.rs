@@ -11,6 +11,7 @@ use std::time::Duration;
 use redis::Script;
 
 use crate::redis_store::{Redis, RedisError};
+use crate::shard::in_list::{keep_prepared, marks};
 use crate::shard::router::{Database, DbError};
 use crate::state::AppState;
 
@@ -118,18 +119,16 @@ async fn publish_batch(state: &AppState, database: &Database) -> Result<usize, R
         .query_async(&mut redis)
         .await
         .map_err(RedisError::from)?;
-    let ids = rows
-        .iter()
-        .map(|(id, _)| id.to_string())
-        .collect::<Vec<_>>();
     // Delete exactly the rows published: a row with a smaller id may still be uncommitted.
+    let sql = format!("DELETE FROM outbox WHERE id IN ({})", marks(rows.len()));
+    let mut query = sqlx::query(&sql).persistent(keep_prepared(rows.len()));
+    for (id, _) in &rows {
+        query = query.bind(id);
+    }
     let mut connection = database.acquire().await?;
-    sqlx::query(&format!(
-        "DELETE FROM outbox WHERE id IN ({})",
-        ids.join(",")
-    ))
-    .execute(&mut *connection)
-    .await
-    .map_err(|e| database.error(e))?;
+    query
+        .execute(&mut *connection)
+        .await
+        .map_err(|e| database.error(e))?;
     Ok(rows.len())
 }

@@ -5,8 +5,8 @@ use rust_decimal::Decimal;
 use sqlx::{MySql, MySqlConnection, QueryBuilder};
 
 use super::model::{PaymentStatus, Refund, RefundReason};
-use crate::checkout::repo::id_list;
 use crate::money::Currency;
+use crate::shard::in_list::{keep_prepared, marks};
 
 fn decode(message: impl Into<String>) -> sqlx::Error {
     sqlx::Error::Decode(message.into().into())
@@ -167,12 +167,15 @@ pub async fn shares_of_orders(
     if orders.is_empty() {
         return Ok(Vec::new());
     }
-    let ids = id_list(orders.iter().copied());
-    let rows: Vec<ShareRow> = sqlx::query_as(&format!(
-        "SELECT {SHARE_COLUMNS} FROM {SHARES} WHERE p.order_id IN ({ids}) ORDER BY p.id"
-    ))
-    .fetch_all(connection)
-    .await?;
+    let sql = format!(
+        "SELECT {SHARE_COLUMNS} FROM {SHARES} WHERE p.order_id IN ({}) ORDER BY p.id",
+        marks(orders.len())
+    );
+    let mut query = sqlx::query_as(&sql).persistent(keep_prepared(orders.len()));
+    for order in orders {
+        query = query.bind(order);
+    }
+    let rows: Vec<ShareRow> = query.fetch_all(connection).await?;
     rows.into_iter().map(share).collect()
 }
 
@@ -259,13 +262,17 @@ pub async fn claim_due_polls(
     if due.is_empty() {
         return Ok(due);
     }
-    let ids = id_list(due.iter().map(|(id, _)| *id));
-    sqlx::query(&format!(
-        "UPDATE payments SET next_poll_at = ? WHERE id IN ({ids})"
-    ))
-    .bind(next.naive_utc())
-    .execute(connection)
-    .await?;
+    let sql = format!(
+        "UPDATE payments SET next_poll_at = ? WHERE id IN ({})",
+        marks(due.len())
+    );
+    let mut query = sqlx::query(&sql)
+        .persistent(keep_prepared(due.len()))
+        .bind(next.naive_utc());
+    for (id, _) in &due {
+        query = query.bind(id);
+    }
+    query.execute(connection).await?;
     Ok(due)
 }
 
@@ -320,13 +327,17 @@ pub async fn refunds_of(
     if payments.is_empty() {
         return Ok(Vec::new());
     }
-    let ids = id_list(payments.iter().copied());
-    let rows: Vec<(u64, String, Decimal, String, NaiveDateTime)> = sqlx::query_as(&format!(
+    let sql = format!(
         "SELECT payment_id, reason, amount, status, created_at FROM payment_refunds \
-         WHERE payment_id IN ({ids}) ORDER BY id"
-    ))
-    .fetch_all(connection)
-    .await?;
+         WHERE payment_id IN ({}) ORDER BY id",
+        marks(payments.len())
+    );
+    let mut query = sqlx::query_as(&sql).persistent(keep_prepared(payments.len()));
+    for payment in payments {
+        query = query.bind(payment);
+    }
+    let rows: Vec<(u64, String, Decimal, String, NaiveDateTime)> =
+        query.fetch_all(connection).await?;
     rows.into_iter()
         .map(|(payment, reason, amount, status, created)| {
             Ok((

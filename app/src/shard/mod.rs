@@ -11,6 +11,8 @@
 pub mod id;
 
 #[cfg(feature = "ssr")]
+pub mod in_list;
+#[cfg(feature = "ssr")]
 pub mod migrate;
 #[cfg(feature = "ssr")]
 pub mod router;
