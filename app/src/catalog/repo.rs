@@ -266,6 +266,31 @@ pub async fn write_stock(
     Ok(())
 }
 
+/// Appends a row to an item's stock ledger, its `stock_after` read from the item's row by the same
+/// statement. Only for a transaction that already holds the row's lock (it changed the stock):
+/// reading the row this way takes a shared lock on it.
+pub async fn record_movement(
+    connection: &mut MySqlConnection,
+    id: ItemId,
+    delta: i64,
+    cause: StockCause,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO stock_movements (item_id, delta, stock_after, cause, reason, created_at) \
+         SELECT id, ?, stock, ?, ?, ? FROM items WHERE id = ?",
+    )
+    .bind(delta)
+    .bind(cause.as_str())
+    .bind(reason)
+    .bind(now.naive_utc())
+    .bind(id.local())
+    .execute(connection)
+    .await?;
+    Ok(())
+}
+
 /// Appends a row to an item's stock ledger.
 pub async fn insert_movement(
     connection: &mut MySqlConnection,

@@ -7,8 +7,8 @@ use std::time::Duration;
 use chrono::{DateTime, SubsecRound, Utc};
 use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
-use sqlx::mysql::MySqlDatabaseError;
 use sqlx::{MySqlConnection, Transaction};
+use sqlx::mysql::MySqlDatabaseError;
 
 use super::gate;
 use super::model::{
@@ -451,10 +451,14 @@ async fn hold_on_shard(
     Ok(order)
 }
 
-/// The hold transaction's body, inside the shard's transaction: the stock of every line (in
-/// item-id order), then the order, its lines, holds, ledger rows and events. `Ok(Err(..))` is a
-/// short line: roll back. Checkout runs it per shard; the load runs' direct-database baseline
-/// runs it alone, to measure what the database gives without the rest of the shop.
+/// The hold transaction's body, inside the shard's transaction. `Ok(Err(..))` is a short line:
+/// roll back. Checkout runs it per shard; the load runs' direct-database baseline runs it alone,
+/// to measure what the database gives without the rest of the shop.
+///
+/// The rows that lock nothing others wait for come first: the order, its lines, holds and
+/// events. Then, in item-id order, each line's stock is taken (the item's row lock, held to the
+/// commit), the customer's units of the item counted and the ledger row written. A hot item's
+/// buyers queue on its row, so the row is held for three statements and the commit, not eight.
 pub async fn hold_lines(
     tx: &mut Transaction<'static, sqlx::MySql>,
     shard: ShardId,
@@ -468,31 +472,6 @@ pub async fn hold_lines(
         expires,
     } = attempt;
     let now = now();
-    for line in lines {
-        let local = line.item.local();
-        if !repo::take_stock(tx, local, line.quantity).await? {
-            // Short: first give back this item's expired holds (never wait for the job), then
-            // try again.
-            expire_holds(tx, shard, Some(local), now, EXPIRY_BATCH).await?;
-            if !repo::take_stock(tx, local, line.quantity).await? {
-                let left = repo::stock(tx, local).await?;
-                return Ok(Err(ShardFailure::Short {
-                    item: line.item,
-                    name: line.name.clone(),
-                    left,
-                }));
-            }
-        }
-        // The item's row is locked now: this customer's other checkouts of it wait here, so the
-        // count cannot be raced.
-        let already = repo::bought_by(tx, customer.0, local).await?;
-        if already + line.quantity > PER_BUYER_LIMIT {
-            return Ok(Err(ShardFailure::OverLimit {
-                name: line.name.clone(),
-                already,
-            }));
-        }
-    }
     let total: Decimal = lines
         .iter()
         .map(|line| line.unit_price * Decimal::from(line.quantity))
@@ -509,6 +488,7 @@ pub async fn hold_lines(
         now,
     )
     .await?;
+    let order_id = OrderId::new(shard, order).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
     let mut order_lines = Vec::with_capacity(lines.len());
     for line in lines {
         let order_line = OrderLine {
@@ -519,22 +499,6 @@ pub async fn hold_lines(
         };
         repo::insert_line(tx, order, &order_line).await?;
         repo::insert_hold(tx, order, line.item.local(), line.quantity, expires, now).await?;
-        let after = repo::stock(tx, line.item.local()).await?;
-        catalog_repo::insert_movement(
-            tx,
-            line.item,
-            -i64::from(line.quantity),
-            after,
-            StockCause::Hold,
-            &format!(
-                "order {}",
-                OrderId::new(shard, order)
-                    .map(|id| id.to_string())
-                    .unwrap_or_default()
-            ),
-            now,
-        )
-        .await?;
         events::record(
             tx,
             &Event::StockHeld {
@@ -545,8 +509,44 @@ pub async fn hold_lines(
         .await?;
         order_lines.push(order_line);
     }
+    for line in lines {
+        let local = line.item.local();
+        if !repo::take_stock(tx, local, line.quantity).await? {
+            // Short: first give back this item's expired holds (never wait for the job), then
+            // try again.
+            expire_holds(tx, shard, Some(local), now, EXPIRY_BATCH).await?;
+            if !repo::take_stock(tx, local, line.quantity).await? {
+                let left = repo::stock(tx, local).await?;
+                return Ok(Err(ShardFailure::Short {
+                    item: line.item,
+                    name: line.name.clone(),
+                    left,
+                }));
+            }
+        }
+        // The item's row is locked now: this customer's other checkouts of it wait here, so the
+        // count cannot be raced. It includes this order's own line.
+        let already = repo::bought_by(tx, customer.0, local)
+            .await?
+            .saturating_sub(line.quantity);
+        if already + line.quantity > PER_BUYER_LIMIT {
+            return Ok(Err(ShardFailure::OverLimit {
+                name: line.name.clone(),
+                already,
+            }));
+        }
+        catalog_repo::record_movement(
+            tx,
+            line.item,
+            -i64::from(line.quantity),
+            StockCause::Hold,
+            &format!("order {order_id}"),
+            now,
+        )
+        .await?;
+    }
     Ok(Ok(Order {
-        id: OrderId::new(shard, order).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+        id: order_id,
         checkout_id: checkout_id.to_owned(),
         customer_id: customer,
         status: OrderStatus::Pending,
@@ -576,15 +576,13 @@ pub(crate) async fn give_back(
     for held in holds {
         repo::return_stock(connection, held.item, held.quantity).await?;
         repo::end_hold(connection, held.hold, hold_status, now).await?;
-        let after = repo::stock(connection, held.item).await?;
         let item = ItemId::new(shard, held.item).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
         let order =
             OrderId::new(shard, held.order).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
-        catalog_repo::insert_movement(
+        catalog_repo::record_movement(
             connection,
             item,
             i64::from(held.quantity),
-            after,
             cause,
             &format!("order {order}"),
             now,

@@ -277,13 +277,11 @@ pub(crate) async fn cancel_placed(
     let mut items = Vec::with_capacity(units.len());
     for &(item, quantity) in &units {
         checkout_repo::return_stock(connection, item, quantity).await?;
-        let stock = checkout_repo::stock(connection, item).await?;
         let item_id = ItemId::new(shard, item).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
-        catalog_repo::insert_movement(
+        catalog_repo::record_movement(
             connection,
             item_id,
             i64::from(quantity),
-            stock,
             StockCause::Restock,
             &format!("order {order} canceled"),
             now,
