@@ -11,7 +11,6 @@ use std::sync::Arc;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use sqlx::error::ErrorKind;
-use sqlx::{MySql, Transaction};
 
 use super::cache;
 use super::model::{
@@ -24,6 +23,7 @@ use crate::events::{self, Event};
 use crate::redis_store::Redis;
 use crate::shard::ShardId;
 use crate::shard::id::ItemId;
+use crate::shard::pool::Tx;
 use crate::shard::router::Database;
 use crate::state::AppState;
 
@@ -190,7 +190,7 @@ pub async fn rename_category(
 /// and commits, so the change, its event and the answer are one; then drops the category's cached
 /// listing.
 async fn commit_item_change(
-    mut tx: Transaction<'static, MySql>,
+    mut tx: Tx,
     shard: &Database,
     redis: &Redis,
     id: ItemId,

@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, SubsecRound, Utc};
 use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
-use sqlx::{MySqlConnection, Transaction};
+use sqlx::MySqlConnection;
 use sqlx::mysql::MySqlDatabaseError;
 
 use super::gate;
@@ -26,6 +26,7 @@ use crate::events::{self, Event};
 use crate::money::Currency;
 use crate::shard::ShardId;
 use crate::shard::id::{ItemId, OrderId};
+use crate::shard::pool::Tx;
 use crate::shard::router::{Database, DbError};
 use crate::state::AppState;
 
@@ -460,7 +461,7 @@ async fn hold_on_shard(
 /// commit), the customer's units of the item counted and the ledger row written. A hot item's
 /// buyers queue on its row, so the row is held for three statements and the commit, not eight.
 pub async fn hold_lines(
-    tx: &mut Transaction<'static, sqlx::MySql>,
+    tx: &mut Tx,
     shard: ShardId,
     attempt: Attempt<'_>,
     lines: &[ShardLine],
@@ -680,7 +681,7 @@ enum Released {
 
 /// Inside the order's shard transaction: lock the order, then its active holds, give them back.
 async fn release_in(
-    tx: &mut Transaction<'static, sqlx::MySql>,
+    tx: &mut Tx,
     id: OrderId,
     status: OrderStatus,
     cause: StockCause,

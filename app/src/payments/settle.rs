@@ -18,7 +18,7 @@
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use sqlx::{MySqlConnection, Transaction};
+use sqlx::MySqlConnection;
 
 use super::model::{PaymentStatus, RefundReason};
 use super::processor::ProcessorRequest;
@@ -33,6 +33,7 @@ use crate::error::AppError;
 use crate::events::{self, Event};
 use crate::shard::ShardId;
 use crate::shard::id::{ItemId, OrderId};
+use crate::shard::pool::Tx;
 use crate::state::AppState;
 
 /// How long after the payment window an underpaid or unpaid share is given up: longer than any
@@ -124,7 +125,7 @@ pub async fn settle_share(
 /// Inside the shard's transaction; locks the order, then its share, then its holds (the order
 /// first, as cancel does). Returns the outcome and the items whose stock changed.
 async fn settle_in(
-    tx: &mut Transaction<'static, sqlx::MySql>,
+    tx: &mut Tx,
     order: OrderId,
     seen: Decimal,
 ) -> Result<(Outcome, Vec<ItemId>), sqlx::Error> {

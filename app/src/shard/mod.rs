@@ -15,6 +15,8 @@ pub mod in_list;
 #[cfg(feature = "ssr")]
 pub mod migrate;
 #[cfg(feature = "ssr")]
+pub mod pool;
+#[cfg(feature = "ssr")]
 pub mod router;
 #[cfg(feature = "ssr")]
 pub mod topology;

@@ -12,11 +12,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
-use sqlx::pool::PoolConnection;
-use sqlx::{MySql, Transaction};
+use sqlx::mysql::MySqlConnectOptions;
 
 use super::id::{IdKind, ShardId, ShardedId};
+use super::pool::{Pool, PoolLimits, Pooled, Tx};
 use super::topology::{DatabasePlan, Role, Topology};
 use crate::error::AppError;
 
@@ -79,7 +78,7 @@ pub struct Database {
     label: String,
     server: String,
     name: String,
-    pool: MySqlPool,
+    pool: Pool,
     cooldown: Duration,
     epoch: Instant,
     /// Milliseconds since `epoch` until which requests are refused without trying; 0 = healthy.
@@ -91,13 +90,14 @@ impl Database {
         let options = MySqlConnectOptions::from_str(plan.url.expose())?
             .database(&plan.database)
             .charset("utf8mb4");
-        let pool = MySqlPoolOptions::new()
-            .max_connections(plan.pool_size)
-            .min_connections(0)
-            .acquire_timeout(Duration::from_millis(topology.acquire_timeout_ms))
-            .idle_timeout(Duration::from_secs(300))
-            .test_before_acquire(false)
-            .connect_lazy_with(options);
+        let pool = Pool::new(
+            options,
+            PoolLimits {
+                max_connections: plan.pool_size,
+                acquire_timeout: Duration::from_millis(topology.acquire_timeout_ms),
+                idle_timeout: Duration::from_secs(300),
+            },
+        );
         Ok(Database {
             role: plan.role,
             label: plan.role.to_string(),
@@ -166,7 +166,7 @@ impl Database {
     }
 
     /// A connection from the pool, or [`DbError::Unavailable`] quickly.
-    pub async fn acquire(&self) -> Result<PoolConnection<MySql>, DbError> {
+    pub async fn acquire(&self) -> Result<Pooled, DbError> {
         if self.is_cooling_down() {
             return Err(self.unavailable());
         }
@@ -176,7 +176,7 @@ impl Database {
     }
 
     /// A transaction on this database.
-    pub async fn begin(&self) -> Result<Transaction<'static, MySql>, DbError> {
+    pub async fn begin(&self) -> Result<Tx, DbError> {
         if self.is_cooling_down() {
             return Err(self.unavailable());
         }
@@ -199,7 +199,7 @@ impl Database {
 
     /// The pool's current size and idle connections, for metrics.
     pub fn pool_stats(&self) -> (u32, usize) {
-        (self.pool.size(), self.pool.num_idle())
+        self.pool.stats()
     }
 
     /// Closes every connection of the pool.

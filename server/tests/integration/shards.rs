@@ -145,3 +145,72 @@ async fn migrating_twice_changes_nothing() {
     migrate_fresh(&settings).await;
     drop_test_data(&settings).await;
 }
+
+async fn connection_id(connection: &mut sqlx::MySqlConnection) -> u64 {
+    sqlx::query_scalar("SELECT CONNECTION_ID()")
+        .fetch_one(connection)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_transaction_dropped_without_commit_is_rolled_back_before_its_connection_is_used_again() {
+    let settings = fresh_settings();
+    migrate_fresh(&settings).await;
+    let router = ShardRouter::connect_lazy(&settings.topology().unwrap()).unwrap();
+    let database = router.shard(ShardId::new(0).unwrap()).unwrap();
+    let mut tx = database.begin().await.unwrap();
+    let first = connection_id(&mut tx).await;
+    sqlx::query("UPDATE shard_identity SET logical_shard = 9")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    drop(tx);
+
+    let mut connection = database.acquire().await.unwrap();
+    assert_eq!(
+        connection_id(&mut connection).await,
+        first,
+        "the same connection, reused"
+    );
+    let in_transaction: u64 = sqlx::query_scalar("SELECT @@in_transaction")
+        .fetch_one(&mut *connection)
+        .await
+        .unwrap();
+    assert_eq!(in_transaction, 0);
+    let shard: u16 = sqlx::query_scalar("SELECT logical_shard FROM shard_identity")
+        .fetch_one(&mut *connection)
+        .await
+        .unwrap();
+    assert_eq!(shard, 0, "the dropped transaction's change is gone");
+    drop(connection);
+    router.close().await;
+    drop_test_data(&settings).await;
+}
+
+#[tokio::test]
+async fn a_connection_the_server_dropped_while_idle_is_replaced_not_handed_out() {
+    let settings = fresh_settings();
+    migrate_fresh(&settings).await;
+    let router = ShardRouter::connect_lazy(&settings.topology().unwrap()).unwrap();
+    let database = router.shard(ShardId::new(1).unwrap()).unwrap();
+    let mut doomed = database.acquire().await.unwrap();
+    let mut survivor = database.acquire().await.unwrap();
+    let doomed_id = connection_id(&mut doomed).await;
+    let survivor_id = connection_id(&mut survivor).await;
+    sqlx::query(&format!("KILL CONNECTION {doomed_id}"))
+        .execute(&mut *survivor)
+        .await
+        .unwrap();
+    // The killed connection is given back last: it is the next one handed out.
+    drop(survivor);
+    drop(doomed);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+
+    let mut connection = database.acquire().await.unwrap();
+    assert_eq!(connection_id(&mut connection).await, survivor_id);
+    assert_eq!(database.pool_stats().0, 1, "the dead connection was closed");
+    drop(connection);
+    router.close().await;
+    drop_test_data(&settings).await;
+}
