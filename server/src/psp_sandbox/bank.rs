@@ -167,6 +167,7 @@ async fn transfer(State(sandbox): State<Sandbox>, Form(form): Form<TransferForm>
             &form.payload,
         );
     }
+    sandbox.queued.notify_one();
     tracing::info!(request = %store::request_id(id), %amount, "sandbox transfer");
     page(
         StatusCode::OK,

@@ -17,11 +17,13 @@ pub mod webhooks;
 
 use std::net::SocketAddr;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
 use sqlx::{Connection, MySqlConnection, MySqlPool};
 use tokio::net::TcpListener;
+use tokio::sync::Notify;
 
 use crate::config::Settings;
 
@@ -73,6 +75,9 @@ pub struct Sandbox {
     pub base_url: String,
     /// The injected faults.
     pub faults: faults::FaultSwitch,
+    /// Wakes the webhook sender when a transfer queued an event, so a payment's webhook leaves
+    /// at once rather than at the queue's next look.
+    pub queued: Arc<Notify>,
 }
 
 /// The sandbox's database: its name and the server's connection options.
@@ -153,6 +158,7 @@ impl SandboxServer {
                 settings: settings.psp_sandbox.clone(),
                 base_url: format!("http://{addr}"),
                 faults: faults::FaultSwitch::default(),
+                queued: Arc::default(),
             },
         })
     }

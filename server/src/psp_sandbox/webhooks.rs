@@ -15,7 +15,7 @@ use super::store::{self, DueWebhook};
 
 /// Attempts before an event is given up (about two hours of retries).
 pub const GIVE_UP_AFTER: u32 = 30;
-/// How often the queue is looked at.
+/// How often the queue is looked at when no transfer wakes the sender.
 const POLL: Duration = Duration::from_millis(200);
 /// How long the merchant has to answer one attempt.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -47,7 +47,8 @@ pub async fn run(sandbox: Sandbox) {
             }
             Err(error) => tracing::warn!(%error, "cannot read the webhook queue"),
         }
-        tokio::time::sleep(POLL).await;
+        // A transfer's event wakes the sender at once; others wait for the next look.
+        let _ = tokio::time::timeout(POLL, sandbox.queued.notified()).await;
     }
 }
 
