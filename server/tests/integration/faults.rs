@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use app::catalog::model::{CategoryInput, ItemInput};
@@ -134,15 +135,29 @@ async fn killing_the_server_mid_burst_loses_nothing_and_retries_make_no_second_o
     let addr: SocketAddr = dead_address().parse().unwrap();
     let mut process = start(&settings, addr).await;
     let client = reqwest::Client::new();
+    let committed = AtomicUsize::new(0);
     let burst = buyers.iter().enumerate().map(|(n, (_, token))| {
         let client = client.clone();
         let token = token.clone();
-        async move { check_out(&client, addr, &token, &format!("crash-key-{n}")).await }
+        let committed = &committed;
+        async move {
+            let answer = check_out(&client, addr, &token, &format!("crash-key-{n}")).await;
+            if matches!(answer, Some((201, _))) {
+                committed.fetch_add(1, Ordering::Relaxed);
+            }
+            answer
+        }
     });
     let burst = futures_util::future::join_all(burst);
     let kill = async {
-        // Let some checkouts commit, then kill while the rest are in flight.
-        tokio::time::sleep(Duration::from_millis(150)).await;
+        // Let a few checkouts commit, then kill while the rest are in flight (a fixed delay
+        // let a fast machine answer the whole burst first).
+        let waiting_since = Instant::now();
+        while committed.load(Ordering::Relaxed) < 3
+            && waiting_since.elapsed() < Duration::from_secs(10)
+        {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
         process.child.start_kill().expect("killed");
     };
     let (answers, ()) = tokio::join!(burst, kill);
