@@ -1,5 +1,6 @@
 //! The state every front door shares: SSR, server functions, the REST API and the jobs.
 
+use std::ops::Deref;
 use std::sync::Arc;
 
 use axum::extract::FromRef;
@@ -14,9 +15,35 @@ use crate::redis_store::Redis;
 use crate::search::engine::SearchEngine;
 use crate::shard::router::ShardRouter;
 
-/// Surge's shared state. Cheap to clone: every field is a handle.
-#[derive(Clone, FromRef)]
-pub struct AppState {
+/// Surge's shared state: one reference count to clone, as axum and Leptos clone it for every
+/// request (a struct of handles took one count per field and copied the webhook settings). Its
+/// fields are read through it (`state.shards`).
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> AppState {
+        AppState(Arc::new(shared))
+    }
+}
+
+impl Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// Leptos's integration takes its options from the state.
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> LeptosOptions {
+        state.leptos_options.clone()
+    }
+}
+
+/// What the state holds.
+pub struct Shared {
     pub leptos_options: LeptosOptions,
     pub shards: ShardRouter,
     pub redis: Redis,

@@ -14,7 +14,7 @@ use app::search;
 use app::search::engine::TantivyEngine;
 use app::shard::migrate;
 use app::shard::router::ShardRouter;
-use app::state::AppState;
+use app::state::{AppState, Shared};
 use leptos::config::{Env, LeptosOptions};
 use tokio::net::{TcpListener, TcpSocket};
 
@@ -100,7 +100,7 @@ pub fn connect(settings: &Settings, addr: SocketAddr) -> anyhow::Result<AppState
         .site_addr(addr)
         .env(Env::PROD)
         .build();
-    Ok(AppState {
+    Ok(AppState::new(Shared {
         leptos_options,
         shards: ShardRouter::connect_lazy(&topology)?,
         redis: Redis::connect_lazy(&settings.redis)?,
@@ -112,7 +112,7 @@ pub fn connect(settings: &Settings, addr: SocketAddr) -> anyhow::Result<AppState
             url: settings.payments.webhook_url.clone(),
             secret: settings.payments.webhook_secret.clone(),
         },
-    })
+    }))
 }
 
 /// The payment processor's client, when an API key is configured.
