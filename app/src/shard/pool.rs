@@ -75,8 +75,8 @@ impl Shared {
     }
 }
 
-/// A pool of connections to one database, connecting lazily. Cheap to clone.
-#[derive(Clone)]
+/// A pool of connections to one database, connecting lazily. Its state is shared with the
+/// connections it hands out, which go back to it when dropped.
 pub struct Pool {
     shared: Arc<Shared>,
 }
