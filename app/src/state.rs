@@ -6,6 +6,7 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 
+use crate::catalog::kept_pages::KeptPages;
 use crate::catalog::memo::CategoryMemo;
 use crate::checkout::service::CheckoutSettings;
 use crate::error::AppError;
@@ -49,6 +50,8 @@ pub struct Shared {
     pub redis: Redis,
     /// This copy's copy of the category list (see `catalog::memo`).
     pub categories: Arc<CategoryMemo>,
+    /// The catalog pages this copy keeps rendered for visitors (see `catalog::kept_pages`).
+    pub pages: Arc<KeptPages>,
     /// This copy's search index.
     pub search: Arc<dyn SearchEngine>,
     pub checkout: CheckoutSettings,

@@ -126,8 +126,8 @@ async fn follow_events(
         match cursor.next_batch(&state).await {
             Ok(events) => {
                 log.succeeded("event follower");
+                catalog::service::apply_events(&state, &events).await;
                 for event in &events {
-                    catalog::service::apply_event(&state, event).await;
                     if let Some(item) = search::service::changed_item(event)
                         && changed.send(item).is_err()
                     {

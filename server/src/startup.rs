@@ -105,6 +105,7 @@ pub fn connect(settings: &Settings, addr: SocketAddr) -> anyhow::Result<AppState
         shards: ShardRouter::connect_lazy(&topology)?,
         redis: Redis::connect_lazy(&settings.redis)?,
         categories: Arc::default(),
+        pages: Arc::default(),
         search: Arc::new(TantivyEngine::new()?),
         checkout: settings.checkout,
         processor: processor(settings)?,

@@ -10,8 +10,10 @@ use rust_decimal::Decimal;
 use super::model::{Cart, CartLine, CartTotal, MAX_LINES, MAX_QUANTITY};
 use super::store::{self, Owner, Stored};
 use crate::accounts::model::UserId;
+use crate::catalog::model::Item;
 use crate::catalog::service as catalog;
 use crate::error::AppError;
+use crate::redis_store::RedisError;
 use crate::shard::id::ItemId;
 use crate::state::AppState;
 
@@ -53,24 +55,34 @@ pub async fn view(state: &AppState, owner: Option<&Owner>) -> Result<Cart, AppEr
         return Ok(Cart::default());
     };
     let stored = store::lines(&state.redis, owner).await?;
+    let items = catalog::items(state, stored.keys().copied()).await?;
+    priced(state, owner, stored, items).await
+}
+
+/// The cart of the `stored` lines, each priced with its item from `items` (the catalog's now). A
+/// line whose item is not in `items` no longer exists, and is taken out.
+async fn priced(
+    state: &AppState,
+    owner: &Owner,
+    stored: BTreeMap<ItemId, Stored>,
+    mut items: BTreeMap<ItemId, Item>,
+) -> Result<Cart, AppError> {
     let mut lines = Vec::with_capacity(stored.len());
     let mut gone = Vec::new();
     for (id, line) in stored {
-        match catalog::item(state, id).await {
-            Ok(item) => {
-                let line_total = item.price * Decimal::from(line.quantity);
-                lines.push(CartLine {
-                    only_left: (item.stock < line.quantity).then_some(item.stock),
-                    price_changed: item.price != line.price,
-                    price_when_added: line.price,
-                    quantity: line.quantity,
-                    line_total,
-                    item,
-                });
-            }
-            Err(AppError::NotFound { .. }) => gone.push(id),
-            Err(error) => return Err(error),
-        }
+        let Some(item) = items.remove(&id) else {
+            gone.push(id);
+            continue;
+        };
+        let line_total = item.price * Decimal::from(line.quantity);
+        lines.push(CartLine {
+            only_left: (item.stock < line.quantity).then_some(item.stock),
+            price_changed: item.price != line.price,
+            price_when_added: line.price,
+            quantity: line.quantity,
+            line_total,
+            item,
+        });
     }
     store::remove(&state.redis, owner, &gone).await?;
     let mut totals: BTreeMap<_, Decimal> = BTreeMap::new();
@@ -101,12 +113,67 @@ pub async fn set_quantity(
             format!("at most {MAX_QUANTITY} of one item"),
         ));
     }
-    let existing = store::lines(&state.redis, owner).await?;
     if quantity == 0 {
+        let mut existing = store::lines(&state.redis, owner).await?;
         store::remove(&state.redis, owner, &[id]).await?;
-        return view(state, Some(owner)).await;
+        existing.remove(&id);
+        let items = catalog::items(state, existing.keys().copied()).await?;
+        return priced(state, owner, existing, items).await;
     }
-    let item = catalog::item(state, id).await?;
+    let (existing, entry) = lines_and_item(state, owner, id).await?;
+    set_line(state, owner, existing, id, entry, quantity).await
+}
+
+/// Adds units of an item to what the cart holds.
+pub async fn add(
+    state: &AppState,
+    owner: &Owner,
+    id: ItemId,
+    quantity: u32,
+) -> Result<Cart, AppError> {
+    if quantity == 0 {
+        return Err(AppError::invalid("quantity", "must be at least 1"));
+    }
+    let (existing, entry) = lines_and_item(state, owner, id).await?;
+    let current = existing.get(&id).map_or(0, |line| line.quantity);
+    let wanted = current + quantity;
+    if wanted > MAX_QUANTITY {
+        return Err(AppError::invalid(
+            "quantity",
+            format!("at most {MAX_QUANTITY} of one item ({current} already in the cart)"),
+        ));
+    }
+    set_line(state, owner, existing, id, entry, wanted).await
+}
+
+/// The cart's lines and the item's cache entry, in one round trip.
+async fn lines_and_item(
+    state: &AppState,
+    owner: &Owner,
+    id: ItemId,
+) -> Result<(BTreeMap<ItemId, Stored>, Option<String>), AppError> {
+    let mut pipe = redis::pipe();
+    store::lines_in(&mut pipe, &state.redis, owner);
+    catalog::cached_item_in(&mut pipe, state, id);
+    let (lines, entry): (BTreeMap<String, String>, Option<String>) = pipe
+        .query_async(&mut state.redis.connection())
+        .await
+        .map_err(RedisError::from)?;
+    Ok((store::parse(lines), entry))
+}
+
+/// Sets the line of item `id` to `quantity` (at least 1) in the cart whose lines were just read
+/// (`existing`), with the item's cache entry read with them. The cart answered is built from
+/// them and the write, not read again.
+async fn set_line(
+    state: &AppState,
+    owner: &Owner,
+    mut existing: BTreeMap<ItemId, Stored>,
+    id: ItemId,
+    entry: Option<String>,
+    quantity: u32,
+) -> Result<Cart, AppError> {
+    let item = catalog::item_from_entry(state, id, entry).await?;
     let previous = existing.get(&id);
     if previous.is_none() {
         if existing.len() >= MAX_LINES {
@@ -121,32 +188,13 @@ pub async fn set_quantity(
     }
     // The price remembered is the one the shopper saw when first adding the item.
     let price = previous.map_or(item.price, |line| line.price);
-    store::set(&state.redis, owner, id, Stored { quantity, price }).await?;
-    view(state, Some(owner)).await
-}
-
-/// Adds units of an item to what the cart holds.
-pub async fn add(
-    state: &AppState,
-    owner: &Owner,
-    id: ItemId,
-    quantity: u32,
-) -> Result<Cart, AppError> {
-    if quantity == 0 {
-        return Err(AppError::invalid("quantity", "must be at least 1"));
-    }
-    let current = store::lines(&state.redis, owner)
-        .await?
-        .get(&id)
-        .map_or(0, |line| line.quantity);
-    let wanted = current + quantity;
-    if wanted > MAX_QUANTITY {
-        return Err(AppError::invalid(
-            "quantity",
-            format!("at most {MAX_QUANTITY} of one item ({current} already in the cart)"),
-        ));
-    }
-    set_quantity(state, owner, id, wanted).await
+    let line = Stored { quantity, price };
+    store::set(&state.redis, owner, id, line).await?;
+    existing.insert(id, line);
+    let mut items =
+        catalog::items(state, existing.keys().copied().filter(|other| *other != id)).await?;
+    items.insert(id, item);
+    priced(state, owner, existing, items).await
 }
 
 /// Empties the cart.

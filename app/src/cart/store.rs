@@ -46,10 +46,20 @@ fn decode(value: &str) -> Option<Stored> {
 pub async fn lines(redis: &Redis, owner: &Owner) -> Result<BTreeMap<ItemId, Stored>, RedisError> {
     let mut connection = redis.connection();
     let raw: BTreeMap<String, String> = connection.hgetall(key(redis, owner)).await?;
-    Ok(raw
-        .into_iter()
+    Ok(parse(raw))
+}
+
+/// Adds the read of a cart's lines to `pipe`, for a caller that sends other commands in the same
+/// round trip; [`parse`] reads its answer.
+pub fn lines_in(pipe: &mut redis::Pipeline, redis: &Redis, owner: &Owner) {
+    pipe.hgetall(key(redis, owner));
+}
+
+/// The lines of a cart's hash as Redis answered it.
+pub fn parse(raw: BTreeMap<String, String>) -> BTreeMap<ItemId, Stored> {
+    raw.into_iter()
         .filter_map(|(item, value)| Some((item.parse().ok()?, decode(&value)?)))
-        .collect())
+        .collect()
 }
 
 /// Sets a line (quantity 0 removes it) and renews the cart's lifetime.
@@ -92,7 +102,13 @@ pub async fn remove(redis: &Redis, owner: &Owner, items: &[ItemId]) -> Result<()
 
 /// Empties a cart.
 pub async fn clear(redis: &Redis, owner: &Owner) -> Result<(), RedisError> {
-    let mut connection = redis.connection();
-    connection.del::<_, ()>(key(redis, owner)).await?;
+    let mut pipe = redis::pipe();
+    clear_in(&mut pipe, redis, owner);
+    let () = pipe.query_async(&mut redis.connection()).await?;
     Ok(())
+}
+
+/// Adds emptying a cart to `pipe` (its answer ignored).
+pub fn clear_in(pipe: &mut redis::Pipeline, redis: &Redis, owner: &Owner) {
+    pipe.del(key(redis, owner)).ignore();
 }

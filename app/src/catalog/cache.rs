@@ -9,8 +9,9 @@
 //! A category's listing pages are the exception: every hold changes an item's stock, so dropping
 //! them on every item event would leave nothing cached in a sale. They live [`LISTING_TTL_MS`]
 //! from when the category's first page is cached (the stock they show lags by that much at most,
-//! and a second more on a page the server keeps rendered for visitors; an item's own page is
-//! always live), and an admin's change to the category's items drops them at once.
+//! and a second more on a page the server keeps rendered for visitors, see `kept_pages`; an
+//! item's own page is dropped with its entry), and an admin's change to the category's items
+//! drops them at once.
 
 use redis::AsyncCommands;
 use serde::Serialize;
@@ -84,14 +85,49 @@ pub async fn item(redis: &Redis, id: &ItemId) -> Option<Item> {
     read(redis, &item_key(redis, id)).await
 }
 
+/// Adds the read of an item's cached copy to `pipe`, for a caller that sends other commands in
+/// the same round trip; [`item_found`] reads its answer.
+pub fn item_in(pipe: &mut redis::Pipeline, redis: &Redis, id: &ItemId) {
+    pipe.get(item_key(redis, id));
+}
+
+/// The item in a cache entry read by [`item_in`] (`None` for a miss).
+pub fn item_found(redis: &Redis, id: &ItemId, entry: Option<String>) -> Option<Item> {
+    decode(&item_key(redis, id), Ok(entry))
+}
+
+/// Cached items, in one round trip: an entry for each of `ids`, `None` for a miss (or for every
+/// one of them when Redis cannot be read).
+pub async fn items(redis: &Redis, ids: &[ItemId]) -> Vec<Option<Item>> {
+    let keys: Vec<String> = ids.iter().map(|id| item_key(redis, id)).collect();
+    if keys.is_empty() {
+        return Vec::new();
+    }
+    let found: redis::RedisResult<Vec<Option<String>>> = redis.connection().mget(&keys).await;
+    match found {
+        Ok(values) => keys
+            .iter()
+            .zip(values)
+            .map(|(key, value)| decode(key, Ok(value)))
+            .collect(),
+        Err(error) => {
+            tracing::debug!(%error, "cache read failed; reading the database");
+            vec![None; ids.len()]
+        }
+    }
+}
+
 /// Caches an item.
 pub async fn put_item(redis: &Redis, item: &Item) {
     write(redis, &item_key(redis, &item.id), item).await;
 }
 
-/// Drops a cached item.
-pub async fn forget_item(redis: &Redis, id: &ItemId) {
-    forget(redis, &item_key(redis, id)).await;
+/// Adds the drop of these items' cached copies to `pipe` (one command, its answer ignored).
+pub fn forget_items_in(pipe: &mut redis::Pipeline, redis: &Redis, ids: &[ItemId]) {
+    if !ids.is_empty() {
+        let keys: Vec<String> = ids.iter().map(|id| item_key(redis, id)).collect();
+        pipe.del(keys).ignore();
+    }
 }
 
 /// The cached list of categories.

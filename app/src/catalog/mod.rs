@@ -10,6 +10,8 @@ pub mod cache;
 #[cfg(feature = "ssr")]
 pub mod image;
 #[cfg(feature = "ssr")]
+pub mod kept_pages;
+#[cfg(feature = "ssr")]
 pub mod memo;
 #[cfg(feature = "ssr")]
 pub mod repo;

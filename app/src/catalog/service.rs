@@ -7,6 +7,7 @@
 //! - every change writes an event to the outbox of its database in the same transaction;
 //! - after a commit the writer drops the cached copy; the event drops it on every other copy.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, SubsecRound, Utc};
@@ -252,6 +253,51 @@ pub async fn item(state: &AppState, id: ItemId) -> Result<Item, AppError> {
     if let Some(item) = cache::item(&state.redis, &id).await {
         return Ok(item);
     }
+    item_from_database(state, id).await
+}
+
+/// Adds the read of an item's cached copy to `pipe` (see [`item_from_entry`]).
+pub fn cached_item_in(pipe: &mut redis::Pipeline, state: &AppState, id: ItemId) {
+    cache::item_in(pipe, &state.redis, &id);
+}
+
+/// An item from its cache entry as read by [`cached_item_in`]: from its shard on a miss.
+pub async fn item_from_entry(
+    state: &AppState,
+    id: ItemId,
+    entry: Option<String>,
+) -> Result<Item, AppError> {
+    match cache::item_found(&state.redis, &id, entry) {
+        Some(item) => Ok(item),
+        None => item_from_database(state, id).await,
+    }
+}
+
+/// Several items (cached), read from the cache in one round trip: those found, by ID. An ID
+/// missing from the answer names no item.
+pub async fn items(
+    state: &AppState,
+    ids: impl IntoIterator<Item = ItemId>,
+) -> Result<BTreeMap<ItemId, Item>, AppError> {
+    let ids: Vec<ItemId> = ids.into_iter().collect();
+    let cached = cache::items(&state.redis, &ids).await;
+    let mut found = BTreeMap::new();
+    for (id, cached) in ids.into_iter().zip(cached) {
+        let item = match cached {
+            Some(item) => item,
+            None => match item_from_database(state, id).await {
+                Ok(item) => item,
+                Err(AppError::NotFound { .. }) => continue,
+                Err(error) => return Err(error),
+            },
+        };
+        found.insert(id, item);
+    }
+    Ok(found)
+}
+
+/// An item read from its shard, and cached.
+async fn item_from_database(state: &AppState, id: ItemId) -> Result<Item, AppError> {
     let shard = state.shards.for_id(&id)?;
     let mut connection = shard.acquire().await?;
     let item = repo::get_item(&mut connection, id)
@@ -281,7 +327,7 @@ pub async fn update_item(
         .await
         .map_err(db(shard))?;
     let item = commit_item_change(tx, shard, &state.redis, id, current.category_id).await?;
-    cache::forget_item(&state.redis, &id).await;
+    forget_cached_items(state, &[id]).await;
     Ok(item)
 }
 
@@ -306,7 +352,7 @@ pub async fn delete_item(state: &AppState, id: ItemId) -> Result<(), AppError> {
     .await
     .map_err(db(shard))?;
     tx.commit().await.map_err(db(shard))?;
-    cache::forget_item(&state.redis, &id).await;
+    forget_cached_items(state, &[id]).await;
     cache::forget_listing(&state.redis, current.category_id).await;
     tracing::info!(item_id = %id, "item deleted");
     Ok(())
@@ -366,7 +412,7 @@ pub async fn change_stock(
         .await
         .map_err(db(shard))?;
     let item = commit_item_change(tx, shard, &state.redis, id, current.category_id).await?;
-    cache::forget_item(&state.redis, &id).await;
+    forget_cached_items(state, &[id]).await;
     tracing::info!(item_id = %id, delta, stock = level, cause = cause.as_str(), "stock changed");
     let movement = StockMovement {
         id: movement_id,
@@ -478,23 +524,52 @@ pub async fn ledger_mismatches(state: &AppState) -> Result<Vec<(ItemId, i64, i64
     Ok(mismatches)
 }
 
-/// Drops an item's cached copy (after a change made outside this module, such as a hold).
-pub async fn forget_cached_item(state: &AppState, id: ItemId) {
-    cache::forget_item(&state.redis, &id).await;
+/// Drops these items' cached copies after changes made outside this module (holds, releases,
+/// sales), in one round trip.
+pub async fn forget_cached_items(state: &AppState, ids: &[ItemId]) {
+    if let Err(error) = forget_cached_items_with(state, ids, redis::pipe()).await {
+        tracing::warn!(%error, "cached items not dropped; they expire");
+    }
 }
 
-/// Applies an event from the stream: drops what this copy's readers could see stale.
-pub async fn apply_event(state: &AppState, event: &Event) {
-    match event {
-        Event::CategoryChanged { .. } => forget_categories(state).await,
-        Event::ItemChanged { item_id, .. } | Event::ItemDeleted { item_id, .. } => {
-            cache::forget_item(&state.redis, item_id).await;
-            crate::checkout::gate::forget(&state.redis, *item_id).await;
+/// Drops these items' cached copies: their Redis entries, sent in `pipe` with what the caller
+/// put in it, then the pages this copy keeps of them (see `kept_pages`).
+pub async fn forget_cached_items_with(
+    state: &AppState,
+    ids: &[ItemId],
+    mut pipe: redis::Pipeline,
+) -> redis::RedisResult<()> {
+    cache::forget_items_in(&mut pipe, &state.redis, ids);
+    let sent = pipe.query_async(&mut state.redis.connection()).await;
+    state.pages.forget_items(ids);
+    sent
+}
+
+/// Applies a batch of events from the stream: drops what this copy's readers could see stale,
+/// every key in one round trip.
+pub async fn apply_events(state: &AppState, events: &[Event]) {
+    let mut items = Vec::new();
+    let mut gates = Vec::new();
+    for event in events {
+        match event {
+            Event::CategoryChanged { .. } => forget_categories(state).await,
+            Event::ItemChanged { item_id, .. } | Event::ItemDeleted { item_id, .. } => {
+                items.push(*item_id);
+                gates.push(*item_id);
+            }
+            // The gate's count took the held units when it admitted the checkout (one admitted
+            // without it can only leave the count too high, which the database corrects): dropping
+            // it would let the crowd behind through to the row until it is set again.
+            Event::StockHeld { item_id, .. } => items.push(*item_id),
+            Event::OrderChanged { .. } => {}
         }
-        // The gate's count took the held units when it admitted the checkout (one admitted
-        // without it can only leave the count too high, which the database corrects): dropping
-        // it would let the crowd behind through to the row until it is set again.
-        Event::StockHeld { item_id, .. } => cache::forget_item(&state.redis, item_id).await,
-        Event::OrderChanged { .. } => {}
+    }
+    if items.is_empty() {
+        return;
+    }
+    let mut pipe = redis::pipe();
+    crate::checkout::gate::forget_in(&mut pipe, &state.redis, &gates);
+    if let Err(error) = forget_cached_items_with(state, &items, pipe).await {
+        tracing::warn!(%error, "cached items not dropped; they expire");
     }
 }

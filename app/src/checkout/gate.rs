@@ -141,10 +141,11 @@ pub async fn note_short(redis: &Redis, item: ItemId, left: u32) {
     }
 }
 
-/// Drops the count: the item's stock changed.
-pub async fn forget(redis: &Redis, item: ItemId) {
-    let mut connection = redis.connection();
-    if let Err(error) = connection.del::<_, ()>(key(redis, item)).await {
-        tracing::warn!(%error, "stock gate count not dropped; it expires in two seconds");
+/// Adds the drop of these items' counts to `pipe` (their stock changed; one command, its answer
+/// ignored).
+pub fn forget_in(pipe: &mut redis::Pipeline, redis: &Redis, items: &[ItemId]) {
+    if !items.is_empty() {
+        let keys: Vec<String> = items.iter().map(|item| key(redis, *item)).collect();
+        pipe.del(keys).ignore();
     }
 }

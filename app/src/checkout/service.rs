@@ -10,11 +10,11 @@ use sha2::{Digest, Sha256};
 use sqlx::MySqlConnection;
 use sqlx::mysql::MySqlDatabaseError;
 
-use super::gate;
 use super::model::{
     Checkout, Hold, Order, OrderCursor, OrderFilter, OrderLine, OrderPage, OrderStatus,
 };
 use super::repo::{self, HeldUnits, NewOrder, OrderSelection};
+use super::{gate, keys};
 use crate::accounts::model::{Role, User, UserId};
 use crate::accounts::service as accounts;
 use crate::cart::store::{self, Owner};
@@ -24,6 +24,7 @@ use crate::catalog::service as catalog;
 use crate::error::AppError;
 use crate::events::{self, Event};
 use crate::money::Currency;
+use crate::redis_store::RedisError;
 use crate::shard::ShardId;
 use crate::shard::id::{ItemId, OrderId};
 use crate::shard::pool::Tx;
@@ -84,6 +85,16 @@ fn is_retryable(error: &sqlx::Error) -> bool {
         sqlx::Error::Database(e) => e
             .try_downcast_ref::<MySqlDatabaseError>()
             .is_some_and(|e| matches!(e.number(), 1213 | 1205)),
+        _ => false,
+    }
+}
+
+/// Whether a hold failed on the unique checkout ID: its key already made an order on the shard.
+fn is_checkout_taken(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Database(e) => e
+            .try_downcast_ref::<MySqlDatabaseError>()
+            .is_some_and(|e| e.number() == 1062 && e.message().contains("orders_checkout")),
         _ => false,
     }
 }
@@ -152,21 +163,29 @@ impl From<DbError> for ShardFailure {
 /// or none does: orders already made on other shards are released, and the customer learns which
 /// item is short and how many are left.
 pub async fn check_out(state: &AppState, user: &User, key: &str) -> Result<Checkout, AppError> {
-    let cart = store::lines(&state.redis, &Owner::User(user.id)).await?;
+    let checkout_id = checkout_id(user, key);
+    // The cart, and the key marked as used (see `keys`), in one round trip.
+    let mut pipe = redis::pipe();
+    store::lines_in(&mut pipe, &state.redis, &Owner::User(user.id));
+    keys::mark_in(&mut pipe, &state.redis, &checkout_id);
+    let (cart, marked): (BTreeMap<String, String>, Option<String>) = pipe
+        .query_async(&mut state.redis.connection())
+        .await
+        .map_err(RedisError::from)?;
+    let cart = store::parse(cart);
+    let key_is_new = marked.is_some();
     // The stock gate first (see `gate`): a hot item's crowd beyond its stock is refused before any
     // database is asked, even before the idempotency lookup. (A retry of a checkout cut between
     // shards is refused too when its item sold out meanwhile: the orders the first attempt made
     // end with their holds.)
+    let mut items = catalog::items(state, cart.keys().copied()).await?;
     let mut shown = BTreeMap::new();
     let mut admitted = Vec::new();
     let mut refused = None;
     for (id, line) in &cart {
-        let item = match catalog::item(state, *id).await {
-            Ok(item) => item,
-            Err(error) => {
-                refused = Some(error);
-                break;
-            }
+        let Some(item) = items.remove(id) else {
+            refused = Some(AppError::not_found("item"));
+            break;
         };
         match gate::admit(&state.redis, *id, line.quantity, item.stock).await {
             gate::Admission::Admitted => admitted.push((*id, line.quantity)),
@@ -184,7 +203,7 @@ pub async fn check_out(state: &AppState, user: &User, key: &str) -> Result<Check
     }
     let checkout = match refused {
         Some(error) => Err(error),
-        None => check_out_admitted(state, user, key, cart, shown).await,
+        None => check_out_admitted(state, user, checkout_id, key_is_new, cart, shown).await,
     };
     if let Err(error) = &checkout {
         // An item the database found short has its count set from the database: nothing goes
@@ -203,17 +222,23 @@ pub async fn check_out(state: &AppState, user: &User, key: &str) -> Result<Check
 }
 
 /// The checkout once the gate let every line through: `shown` is each line's item as the catalog
-/// showed it.
+/// showed it; `key_is_new` whether its key was never marked as used.
 async fn check_out_admitted(
     state: &AppState,
     user: &User,
-    key: &str,
+    checkout_id: String,
+    key_is_new: bool,
     mut cart: BTreeMap<ItemId, store::Stored>,
     mut shown: BTreeMap<ItemId, Item>,
 ) -> Result<Checkout, AppError> {
-    let checkout_id = checkout_id(user, key);
     let owner = Owner::User(user.id);
-    let existing = find_checkout(state, user, &checkout_id).await?;
+    // A new key made no orders: no shard is asked (the unique checkout ID guards the ones the
+    // holds write to). An empty cart is a retry's, which looks everywhere.
+    let existing = if key_is_new && !cart.is_empty() {
+        Vec::new()
+    } else {
+        find_checkout(state, user, &checkout_id).await?
+    };
     if !existing.is_empty() {
         if existing
             .iter()
@@ -322,7 +347,17 @@ async fn check_out_admitted(
             ShardFailure::Error(error) => error,
         });
     }
-    store::clear(&state.redis, &owner).await?;
+    // The held items' cached copies are dropped (their stock changed) and the cart emptied, in
+    // one round trip. (A failed checkout's released orders drop theirs in `release`.)
+    let mut pipe = redis::pipe();
+    store::clear_in(&mut pipe, &state.redis, &owner);
+    let held: Vec<ItemId> = orders
+        .iter()
+        .flat_map(|order| order.lines.iter().map(|line| line.item_id))
+        .collect();
+    catalog::forget_cached_items_with(state, &held, pipe)
+        .await
+        .map_err(RedisError::from)?;
     tracing::info!(
         user_id = user.id.0,
         checkout_id,
@@ -438,6 +473,13 @@ async fn hold_on_shard(
                 tx.rollback().await.map_err(|e| database.error(e))?;
                 return Err(short);
             }
+            Err(error) if is_checkout_taken(&error) => {
+                let _ = tx.rollback().await;
+                return Err(ShardFailure::Error(AppError::conflict(
+                    "idempotency_key",
+                    "a checkout with this key is already under way: send the same request again to see its orders",
+                )));
+            }
             Err(error) => {
                 let _ = tx.rollback().await;
                 retry_after(database, error, &mut tries)
@@ -446,9 +488,6 @@ async fn hold_on_shard(
             }
         }
     };
-    for line in lines {
-        catalog::forget_cached_item(state, line.item).await;
-    }
     Ok(order)
 }
 
@@ -728,11 +767,11 @@ async fn release(
         Released::NoSuchOrder => Err(AppError::not_found("order")),
         Released::NotPending => Ok(false),
         Released::Holds(holds) => {
-            for held in &holds {
-                if let Ok(item) = ItemId::new(id.shard(), held.item) {
-                    catalog::forget_cached_item(state, item).await;
-                }
-            }
+            let items: Vec<ItemId> = holds
+                .iter()
+                .filter_map(|held| ItemId::new(id.shard(), held.item).ok())
+                .collect();
+            catalog::forget_cached_items(state, &items).await;
             Ok(true)
         }
     }
@@ -785,9 +824,7 @@ async fn cancel_placed(state: &AppState, id: OrderId) -> Result<(), AppError> {
             }
         }
     };
-    for item in items {
-        catalog::forget_cached_item(state, item).await;
-    }
+    catalog::forget_cached_items(state, &items).await;
     Ok(())
 }
 

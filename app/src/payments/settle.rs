@@ -113,9 +113,7 @@ pub async fn settle_share(
             }
         }
     };
-    for item in items {
-        catalog::forget_cached_item(state, item).await;
-    }
+    catalog::forget_cached_items(state, &items).await;
     if outcome != Outcome::Unchanged {
         tracing::info!(order = %order, ?outcome, "payment settled");
     }

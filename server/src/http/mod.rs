@@ -4,11 +4,10 @@
 
 mod health;
 mod images;
-mod listing_pages;
+mod kept_pages;
 mod same_origin;
 mod whole_bodies;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use app::state::AppState;
@@ -61,7 +60,7 @@ pub fn router(state: AppState, settings: &HttpSettings) -> Router {
     let router = Router::new()
         .merge(crate::api::router(settings.body_limit_bytes))
         .merge(pages)
-        .with_state(state)
+        .with_state(state.clone())
         .layer(axum::middleware::from_fn(same_origin::same_origin_only))
         .layer(security_header("x-content-type-options", "nosniff"))
         .layer(security_header("x-frame-options", "DENY"))
@@ -71,8 +70,8 @@ pub fn router(state: AppState, settings: &HttpSettings) -> Router {
         ))
         .layer(axum::middleware::from_fn(whole_bodies::sized_when_complete))
         .layer(axum::middleware::from_fn_with_state(
-            Arc::new(listing_pages::ListingPages::default()),
-            listing_pages::keep_listing_pages,
+            state,
+            kept_pages::keep_pages,
         ));
     let router = match settings.compression_level {
         0 => router,

@@ -247,6 +247,40 @@ async fn a_retried_checkout_answers_the_same_orders_and_holds_once() {
 }
 
 #[tokio::test]
+async fn a_key_whose_mark_redis_lost_still_holds_once() {
+    let app = spawn_app().await;
+    let category = app.create_category("Lost mark").await;
+    let item = app.create_item(&category, "Lost Lantern", "12.00", 6).await;
+    let buyers = customers(&app.state, "lost", 1).await;
+    let (user, token) = &buyers[0];
+    fill_cart(&app.state, *user, &[(&item, 2)]).await;
+    let (status, first) = check_out(&app, token, "lost-mark-1").await;
+    assert_eq!(status, 201, "{first}");
+
+    // Redis forgets that the key was used, and the same cart is sent again under it: the key
+    // looks new, so no shard is searched first, and the shard's unique checkout ID refuses it.
+    let checkout_id = first["checkout_id"].as_str().unwrap();
+    let mark = app::checkout::keys::key(&app.state.redis, checkout_id);
+    let _: () = redis::AsyncCommands::del(&mut app.state.redis.connection(), &mark)
+        .await
+        .unwrap();
+    fill_cart(&app.state, *user, &[(&item, 2)]).await;
+    let (status, refused) = check_out(&app, token, "lost-mark-1").await;
+    assert_eq!(status, 409, "{refused}");
+    assert_eq!(refused["field"], "idempotency_key");
+    assert_eq!(stock_of(&app, &item).await, 4, "held once");
+
+    // That attempt marked the key again: the retry finds the first checkout's order.
+    let (status, again) = check_out(&app, token, "lost-mark-1").await;
+    assert_eq!(status, 201, "{again}");
+    assert_eq!(again["orders"].as_array().unwrap().len(), 1);
+    assert_eq!(again["orders"][0]["id"], first["orders"][0]["id"]);
+    assert_eq!(stock_of(&app, &item).await, 4, "still held once");
+    assert_audit_clean(&app).await;
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn a_retry_completes_a_checkout_that_died_between_shards() {
     let app = spawn_app().await;
     let first = app.create_category("Half A").await;
@@ -459,6 +493,13 @@ async fn a_customer_cannot_hold_more_than_the_per_buyer_limit_over_several_check
     app.stop().await;
 }
 
+/// Drops an item's gate count, as the item's event does.
+async fn drop_gate_count(redis: &app::redis_store::Redis, item: ItemId) {
+    let mut pipe = redis::pipe();
+    app::checkout::gate::forget_in(&mut pipe, redis, &[item]);
+    let () = pipe.query_async(&mut redis.connection()).await.unwrap();
+}
+
 #[tokio::test]
 async fn a_sold_out_item_is_refused_by_the_gate_until_its_stock_comes_back() {
     use app::checkout::gate;
@@ -477,7 +518,7 @@ async fn a_sold_out_item_is_refused_by_the_gate_until_its_stock_comes_back() {
     assert_eq!(status, 201, "{first}");
     // The gate's count took the unit; when it ends (after two seconds), the database decides,
     // finds the item short, and the gate notes that none is left.
-    gate::forget(&app.state.redis, id).await;
+    drop_gate_count(&app.state.redis, id).await;
     let (status, refused) = check_out(&app, &buyers[1].1, "gate-key-0002").await;
     assert_eq!(status, 409);
     assert_eq!(refused["error"], "sold_out");
@@ -564,13 +605,13 @@ async fn a_hold_says_stock_held_and_only_that_event_leaves_the_gates_count() {
         item_id: elsewhere,
         category_id,
     };
-    app::catalog::service::apply_event(&app.state, &held).await;
+    app::catalog::service::apply_events(&app.state, &[held]).await;
     assert_eq!(gate::known_left(&app.state.redis, elsewhere).await, Some(4));
     let given_back = Event::ItemChanged {
         item_id: elsewhere,
         category_id,
     };
-    app::catalog::service::apply_event(&app.state, &given_back).await;
+    app::catalog::service::apply_events(&app.state, &[given_back]).await;
     assert_eq!(gate::known_left(&app.state.redis, elsewhere).await, None);
     assert_audit_clean(&app).await;
     app.stop().await;
@@ -604,7 +645,7 @@ async fn the_stock_gate_admits_as_many_units_as_the_stock_and_takes_back_what_fa
 
     // The item's event drops the count; when the catalog shows too few, the database decides (it
     // reclaims expired holds first) and the gate neither refuses nor counts.
-    gate::forget(redis, item).await;
+    drop_gate_count(redis, item).await;
     assert_eq!(gate::admit(redis, item, 1, 0).await, Admission::Unknown);
     assert_eq!(gate::known_left(redis, item).await, None);
     // Giving back to a count that is gone adds nothing: a new one is set from the catalog.

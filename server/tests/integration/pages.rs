@@ -1,4 +1,7 @@
-use crate::helpers::{customer_token, spawn_app};
+use reqwest::Method;
+use serde_json::json;
+
+use crate::helpers::{check_out, customer_token, customers, fill_cart, spawn_app};
 
 #[tokio::test]
 async fn the_home_page_is_rendered_on_the_server_with_the_categories_from_the_directory() {
@@ -140,5 +143,68 @@ async fn a_visitors_category_page_is_kept_a_moment_but_every_answer_has_its_own_
     );
     let html = signed_in.text().await.unwrap();
     assert!(html.contains("Customer kite_flyer") && !html.contains("Sign in"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_visitors_item_page_is_kept_until_its_item_changes() {
+    let app = spawn_app().await;
+    let category = app.create_category("Kept Kettles").await;
+    let item = app.create_item(&category, "Steel Kettle", "30.00", 9).await;
+    let id = item["id"].as_str().unwrap();
+    let path = format!("/items/{id}");
+    let age_of = |response: &reqwest::Response| {
+        response
+            .headers()
+            .get("age")
+            .map(|age| age.to_str().unwrap().to_owned())
+    };
+
+    let first = app.get(&path).await;
+    assert_eq!(first.status(), 200);
+    assert_eq!(age_of(&first), None, "rendered");
+    let kept = app.get(&path).await;
+    assert!(age_of(&kept).is_some(), "answered from the kept page");
+    assert_ne!(
+        policy_nonce(&kept),
+        policy_nonce(&first),
+        "a nonce of its own"
+    );
+    assert!(kept.text().await.unwrap().contains("9 in stock"));
+
+    // An admin's edit drops it at once on this copy.
+    let (status, patched) = app
+        .admin_json(
+            Method::PATCH,
+            &format!("/api/v1/items/{id}"),
+            json!({"name": "Copper Kettle"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{patched}");
+    let edited = app.get(&path).await;
+    assert_eq!(age_of(&edited), None, "rendered again");
+    assert!(edited.text().await.unwrap().contains("Copper Kettle"));
+
+    // So does a customer's hold: the page shows the stock left.
+    assert!(age_of(&app.get(&path).await).is_some());
+    let buyers = customers(&app.state, "kettle", 1).await;
+    fill_cart(&app.state, buyers[0].0, &[(&item, 2)]).await;
+    let (status, checkout) = check_out(&app, &buyers[0].1, "kept-kettle-1").await;
+    assert_eq!(status, 201, "{checkout}");
+    let held = app.get(&path).await;
+    assert_eq!(age_of(&held), None, "rendered again");
+    assert!(held.text().await.unwrap().contains("7 in stock"));
+
+    // A signed-in customer's page is theirs: never kept, never answered from the kept one.
+    let token = customer_token(&app, "kettle_fan").await;
+    let signed_in = app
+        .client
+        .get(app.url(&path))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(age_of(&signed_in), None);
+    assert!(!signed_in.text().await.unwrap().contains("Sign in"));
     app.stop().await;
 }
