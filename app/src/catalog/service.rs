@@ -540,7 +540,11 @@ pub async fn forget_cached_items_with(
     mut pipe: redis::Pipeline,
 ) -> redis::RedisResult<()> {
     cache::forget_items_in(&mut pipe, &state.redis, ids);
-    let sent = pipe.query_async(&mut state.redis.connection()).await;
+    let sent = if pipe.is_empty() {
+        Ok(())
+    } else {
+        pipe.query_async(&mut state.redis.connection()).await
+    };
     state.pages.forget_items(ids);
     sent
 }

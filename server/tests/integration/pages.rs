@@ -1,7 +1,7 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{check_out, customer_token, customers, fill_cart, spawn_app};
+use crate::helpers::{TestApp, check_out, customer_token, customers, fill_cart, spawn_app};
 
 #[tokio::test]
 async fn the_home_page_is_rendered_on_the_server_with_the_categories_from_the_directory() {
@@ -87,6 +87,17 @@ async fn pages_carry_a_content_security_policy_around_a_fresh_nonce() {
     app.stop().await;
 }
 
+/// `path` asked for by a new customer called `username`, signed in.
+async fn get_signed_in(app: &TestApp, path: &str, username: &str) -> reqwest::Response {
+    let token = customer_token(app, username).await;
+    app.client
+        .get(app.url(path))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// The nonce a page's Content-Security-Policy names.
 fn policy_nonce(response: &reqwest::Response) -> String {
     let policy = response.headers()["content-security-policy"]
@@ -129,14 +140,7 @@ async fn a_visitors_category_page_is_kept_a_moment_but_every_answer_has_its_own_
         "the kept page's nonce is gone"
     );
 
-    let token = customer_token(&app, "kite_flyer").await;
-    let signed_in = app
-        .client
-        .get(app.url(&path))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let signed_in = get_signed_in(&app, &path, "kite_flyer").await;
     assert!(
         signed_in.headers().get("age").is_none(),
         "rendered for them"
@@ -196,14 +200,7 @@ async fn a_visitors_item_page_is_kept_until_its_item_changes() {
     assert!(held.text().await.unwrap().contains("7 in stock"));
 
     // A signed-in customer's page is theirs: never kept, never answered from the kept one.
-    let token = customer_token(&app, "kettle_fan").await;
-    let signed_in = app
-        .client
-        .get(app.url(&path))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let signed_in = get_signed_in(&app, &path, "kettle_fan").await;
     assert_eq!(age_of(&signed_in), None);
     assert!(!signed_in.text().await.unwrap().contains("Sign in"));
     app.stop().await;
