@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use app::events::relay::{self, BATCH_ROWS};
 use app::events::stream::Cursor;
+use app::search::service::Urgency;
 use app::shard::id::ItemId;
 use app::state::AppState;
 use app::{catalog, checkout, payments, search};
@@ -119,7 +120,7 @@ async fn send_refunds(state: AppState) {
 async fn follow_events(
     state: AppState,
     mut cursor: Cursor,
-    changed: mpsc::UnboundedSender<ItemId>,
+    changed: mpsc::UnboundedSender<(ItemId, Urgency)>,
 ) {
     let mut log = FailureLog::default();
     loop {
@@ -143,34 +144,46 @@ async fn follow_events(
     }
 }
 
-/// The least time between two updates of the search index. Each one is a commit (a new searcher,
-/// and the engine's recent answers dropped), so a sale's stream of stock changes becomes a few
-/// commits a second, not hundreds. Stock in search results lags a change by up to this (plus the
-/// relay's pass).
+/// The least time between two updates of the search index. Each one is a commit (a new segment,
+/// a new searcher, and the engine's recent answers dropped), so a sale's stream of stock changes
+/// becomes a few commits a second, not hundreds. A change reaches search results this long after
+/// the relay's pass at most.
 const INDEX_EVERY: Duration = Duration::from_millis(500);
+
+/// The same when every pending change is a hold's ([`Urgency::Sale`]): the commits were a tenth
+/// of the shop's CPU in a sale's holds, and stock in search results may lag a sale by this much.
+const SALE_INDEX_EVERY: Duration = Duration::from_secs(2);
 
 /// Takes changed items from the follower and reindexes them, each item once however often it
 /// changed meanwhile. Items whose update failed are kept and tried again at the next update.
-async fn keep_index(state: AppState, mut changes: mpsc::UnboundedReceiver<ItemId>) {
+async fn keep_index(state: AppState, mut changes: mpsc::UnboundedReceiver<(ItemId, Urgency)>) {
     let mut log = FailureLog::default();
     let mut pending = BTreeSet::new();
+    let mut prompt = false;
     let mut last = Instant::now()
-        .checked_sub(INDEX_EVERY)
+        .checked_sub(SALE_INDEX_EVERY)
         .unwrap_or_else(Instant::now);
     loop {
         if pending.is_empty() {
-            let Some(item) = changes.recv().await else {
+            let Some((item, urgency)) = changes.recv().await else {
                 return;
             };
             pending.insert(item);
+            prompt |= urgency == Urgency::Prompt;
         }
-        let due = last + INDEX_EVERY;
         loop {
+            let due = last
+                + if prompt {
+                    INDEX_EVERY
+                } else {
+                    SALE_INDEX_EVERY
+                };
             tokio::select! {
                 () = tokio::time::sleep_until(due) => break,
                 change = changes.recv() => match change {
-                    Some(item) => {
+                    Some((item, urgency)) => {
                         pending.insert(item);
+                        prompt |= urgency == Urgency::Prompt;
                     }
                     None => return,
                 },
@@ -180,6 +193,7 @@ async fn keep_index(state: AppState, mut changes: mpsc::UnboundedReceiver<ItemId
             Ok(()) => {
                 log.succeeded("search indexer");
                 pending.clear();
+                prompt = false;
             }
             Err(error) => log.failed("search indexer", &error),
         }

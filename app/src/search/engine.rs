@@ -1,8 +1,9 @@
 //! The search engine: a trait, and its in-process implementation on tantivy.
 //!
 //! The index holds each item whole (as stored JSON), so a search is answered from memory without
-//! a database round trip; stock in results may lag a change by the event stream's delay, while an
-//! item's own page always reads the live stock.
+//! a database round trip; stock in results may lag a change by the event stream's delay and the
+//! indexer's cadence (half a second, two seconds for a sale's holds; `server/src/jobs.rs`),
+//! while an item's own page refreshes its stock by itself.
 //!
 //! A sale's searches repeat (a few popular queries make most of them), and fuzzy matching is the
 //! costly part: the answers of recent searches are kept until the index next changes.

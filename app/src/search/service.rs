@@ -54,12 +54,23 @@ pub async fn build_index(state: &AppState) -> Result<u64, AppError> {
     Ok(indexed)
 }
 
-/// The item an event asks the index to read again, if any.
-pub fn changed_item(event: &Event) -> Option<ItemId> {
+/// How soon a change should reach search results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Urgency {
+    /// An admin's edit, a deletion, units back on sale or a restock: at the next update.
+    Prompt,
+    /// Stock taken by a hold: a sale makes hundreds a second, so they may wait a little longer
+    /// (the item's own page and checkout always see the stock as it is).
+    Sale,
+}
+
+/// The item an event asks the index to read again, if any, and how soon.
+pub fn changed_item(event: &Event) -> Option<(ItemId, Urgency)> {
     match event {
-        Event::ItemChanged { item_id, .. }
-        | Event::StockHeld { item_id, .. }
-        | Event::ItemDeleted { item_id, .. } => Some(*item_id),
+        Event::ItemChanged { item_id, .. } | Event::ItemDeleted { item_id, .. } => {
+            Some((*item_id, Urgency::Prompt))
+        }
+        Event::StockHeld { item_id, .. } => Some((*item_id, Urgency::Sale)),
         Event::CategoryChanged { .. } | Event::OrderChanged { .. } => None,
     }
 }
