@@ -10,6 +10,7 @@
 //!   every other copy when the item's event arrives, as they drop the item's Redis entry. A page
 //!   whose rendering began before its item's last drop is not kept: it may show the item as it
 //!   was. Once hydrated, the page refreshes its stock by itself every few seconds;
+//! - a change of any category drops every page: they all name categories;
 //! - at most [`MAX_BYTES`] of pages: past it, the expired pages go, then the oldest.
 
 use std::collections::HashMap;
@@ -196,6 +197,14 @@ impl KeptPages {
         }
     }
 
+    /// Drops every page: what they all show changed (a category). A page rendered before the
+    /// drop may still be kept after it; it lives its own lifetime at most.
+    pub fn forget_all(&self) {
+        let mut inner = self.lock();
+        inner.pages.clear();
+        inner.bytes = 0;
+    }
+
     /// The bytes of pages kept now.
     pub fn bytes(&self) -> usize {
         self.lock().bytes
@@ -272,6 +281,26 @@ mod tests {
             page(Keepable::Item(id), "new"),
         );
         assert_eq!(pages.get(&address).unwrap().html, "new");
+    }
+
+    #[test]
+    fn a_category_change_drops_every_page() {
+        let pages = KeptPages::default();
+        let id = item(3);
+        pages.put(
+            format!("/items/{id}"),
+            Instant::now(),
+            page(Keepable::Item(id), "i"),
+        );
+        pages.put(
+            "/categories/a".into(),
+            Instant::now(),
+            page(Keepable::Listing, "c"),
+        );
+        pages.forget_all();
+        assert!(pages.get(&format!("/items/{id}")).is_none());
+        assert!(pages.get("/categories/a").is_none());
+        assert_eq!(pages.bytes(), 0);
     }
 
     #[test]

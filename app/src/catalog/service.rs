@@ -70,10 +70,12 @@ pub async fn categories(state: &AppState) -> Result<Arc<Vec<Category>>, AppError
     Ok(list)
 }
 
-/// Drops every cached category list: this copy's and Redis's.
+/// Drops every cached category list (this copy's and Redis's) and the pages this copy keeps.
 async fn forget_categories(state: &AppState) {
     state.categories.forget();
     cache::forget_categories(&state.redis).await;
+    // Every kept page names categories (an item's breadcrumb, a listing's title).
+    state.pages.forget_all();
 }
 
 /// One category.

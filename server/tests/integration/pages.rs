@@ -199,6 +199,20 @@ async fn a_visitors_item_page_is_kept_until_its_item_changes() {
     assert_eq!(age_of(&held), None, "rendered again");
     assert!(held.text().await.unwrap().contains("7 in stock"));
 
+    // Renaming its category drops it too: the page names the category.
+    assert!(age_of(&app.get(&path).await).is_some());
+    let (status, renamed) = app
+        .admin_json(
+            Method::PATCH,
+            &format!("/api/v1/categories/{}", category["id"]),
+            json!({"name": "Kept Teapots"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{renamed}");
+    let recategorized = app.get(&path).await;
+    assert_eq!(age_of(&recategorized), None, "rendered again");
+    assert!(recategorized.text().await.unwrap().contains("Kept Teapots"));
+
     // A signed-in customer's page is theirs: never kept, never answered from the kept one.
     let signed_in = get_signed_in(&app, &path, "kettle_fan").await;
     assert_eq!(age_of(&signed_in), None);
