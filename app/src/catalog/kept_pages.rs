@@ -1,8 +1,10 @@
-//! Catalog pages rendered for visitors who are not signed in, kept in this server copy's memory.
+//! Catalog pages and search answers made for visitors who are not signed in, kept in this server
+//! copy's memory, with their bodies compressed once.
 //!
-//! A category page or an item page is the same for every visitor without a session, and
-//! rendering them was most of the read mix's CPU. The HTTP layer (`kept_pages` in the server)
-//! answers visitors from here and keeps what it renders; this is the store and its rules:
+//! A category page, an item page or a search's answer is the same for every visitor without a
+//! session, and rendering, serializing and compressing them was most of the read mix's CPU. The
+//! HTTP layer (`kept_pages` in the server) answers visitors from here and keeps what it made;
+//! this is the store and its rules:
 //! - a category page lives [`LISTING_TTL`]: its listing is cached for two seconds already, so the
 //!   stock it shows lags by three seconds at most;
 //! - an item page lives until its item changes, [`ITEM_TTL`] at most (a bound on a missed event).
@@ -10,13 +12,18 @@
 //!   every other copy when the item's event arrives, as they drop the item's Redis entry. A page
 //!   whose rendering began before its item's last drop is not kept: it may show the item as it
 //!   was. Once hydrated, the page refreshes its stock by itself every few seconds;
-//! - a change of any category drops every page: they all name categories;
+//! - a search's answer (the API's or the search page) lives until this copy's index next
+//!   changes: each copy has an index of its own, so no event can be missed; a search answered
+//!   before the change began is not kept;
+//! - a change of any category drops every page: they all name categories; one made before the
+//!   drop began is not kept;
 //! - at most [`MAX_BYTES`] of pages: past it, the expired pages go, then the oldest.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use axum::body::Bytes;
 use http::HeaderMap;
 
 use crate::shard::id::ItemId;
@@ -25,6 +32,8 @@ use crate::shard::id::ItemId;
 pub const LISTING_TTL: Duration = Duration::from_secs(1);
 /// How long a rendered item page is answered when no change of its item drops it first.
 pub const ITEM_TTL: Duration = Duration::from_secs(60);
+/// How long a search's answer is kept when no change of the index drops it first.
+pub const SEARCH_TTL: Duration = Duration::from_secs(60);
 /// The most bytes of pages kept.
 pub const MAX_BYTES: usize = 64 * 1024 * 1024;
 /// How long an item's drop is remembered: longer than any page takes to render.
@@ -41,6 +50,8 @@ pub enum Keepable {
     Listing,
     /// An item's page (its bare address, without a query).
     Item(ItemId),
+    /// A search's answer: the API's JSON or the search page, any query.
+    Search,
 }
 
 impl Keepable {
@@ -48,6 +59,9 @@ impl Keepable {
     pub fn of(path: &str, query: Option<&str>) -> Option<Self> {
         if path.starts_with("/categories/") {
             return Some(Keepable::Listing);
+        }
+        if path == "/api/v1/search" || path == "/search" {
+            return Some(Keepable::Search);
         }
         let id = path.strip_prefix("/items/")?;
         if query.is_some() {
@@ -60,19 +74,52 @@ impl Keepable {
         match self {
             Keepable::Listing => LISTING_TTL,
             Keepable::Item(_) => ITEM_TTL,
+            Keepable::Search => SEARCH_TTL,
         }
     }
 }
 
-/// One rendered page: the answer's headers and HTML, and the nonce its scripts carry (each
-/// answer replaces it with one of its own).
+/// One kept answer: its headers (whatever the encoding) and its body in each encoding it is sent.
 #[derive(Debug)]
 pub struct KeptPage {
     pub kind: Keepable,
     pub at: Instant,
     pub headers: HeaderMap,
-    pub html: String,
-    pub nonce: String,
+    pub bodies: Bodies,
+}
+
+/// A kept answer's body as it is and, when the shop compresses it, in each encoding a client
+/// asks for, each made once (at the first answer in it).
+#[derive(Debug)]
+pub struct Bodies {
+    pub identity: Bytes,
+    /// Whether the shop compresses this body (its type and size call for it).
+    pub compressible: bool,
+    /// `None` inside when it could not be compressed: the body goes as it is.
+    pub brotli: OnceLock<Option<Bytes>>,
+    pub gzip: OnceLock<Option<Bytes>>,
+}
+
+impl Bodies {
+    pub fn new(identity: Bytes, compressible: bool) -> Self {
+        Bodies {
+            identity,
+            compressible,
+            brotli: OnceLock::new(),
+            gzip: OnceLock::new(),
+        }
+    }
+
+    /// The bytes the store counts for these bodies: the compressed ones are made later, so they
+    /// are counted ahead at half the body's size (both together; HTML and JSON compress to well
+    /// under a quarter each).
+    fn bytes(&self) -> usize {
+        if self.compressible {
+            self.identity.len() + self.identity.len() / 2
+        } else {
+            self.identity.len()
+        }
+    }
 }
 
 impl KeptPage {
@@ -81,7 +128,7 @@ impl KeptPage {
     }
 
     fn bytes(&self, address: &str) -> usize {
-        self.html.len() + address.len() + PAGE_OVERHEAD_BYTES
+        self.bodies.bytes() + address.len() + PAGE_OVERHEAD_BYTES
     }
 }
 
@@ -98,6 +145,10 @@ struct Inner {
     /// When each recently changed item's pages were last dropped.
     drops: HashMap<ItemId, Instant>,
     prune_drops_past: usize,
+    /// When the search answers were last dropped.
+    searches_dropped: Option<Instant>,
+    /// When every page was last dropped.
+    all_dropped: Option<Instant>,
 }
 
 impl Inner {
@@ -155,20 +206,24 @@ impl KeptPages {
             .map(Arc::clone)
     }
 
-    /// Keeps `page` at `address`, rendered from `rendering_began`: unless its item was dropped
-    /// since, or the page alone is larger than the store.
+    /// Keeps `page` at `address`, made from `rendering_began`: unless what it shows was dropped
+    /// since (its item, the search answers, or every page), or the page alone is larger than
+    /// the store.
     pub fn put(&self, address: String, rendering_began: Instant, page: KeptPage) {
         let bytes = page.bytes(&address);
         if bytes > MAX_BYTES / 16 {
             return;
         }
         let mut inner = self.lock();
-        if let Keepable::Item(id) = page.kind
-            && inner
-                .drops
-                .get(&id)
-                .is_some_and(|dropped| *dropped >= rendering_began)
-        {
+        let dropped_since =
+            |dropped: Option<&Instant>| dropped.is_some_and(|d| *d >= rendering_began);
+        let stale = dropped_since(inner.all_dropped.as_ref())
+            || match page.kind {
+                Keepable::Item(id) => dropped_since(inner.drops.get(&id)),
+                Keepable::Search => dropped_since(inner.searches_dropped.as_ref()),
+                Keepable::Listing => false,
+            };
+        if stale {
             return;
         }
         inner.remove(&address);
@@ -197,12 +252,27 @@ impl KeptPages {
         }
     }
 
-    /// Drops every page: what they all show changed (a category). A page rendered before the
-    /// drop may still be kept after it; it lives its own lifetime at most.
+    /// Drops every search answer: the index changed. Call it once the change is searchable.
+    pub fn forget_searches(&self) {
+        let mut inner = self.lock();
+        let searches: Vec<String> = inner
+            .pages
+            .iter()
+            .filter(|(_, page)| page.kind == Keepable::Search)
+            .map(|(address, _)| address.clone())
+            .collect();
+        for address in searches {
+            inner.remove(&address);
+        }
+        inner.searches_dropped = Some(Instant::now());
+    }
+
+    /// Drops every page: what they all show changed (a category).
     pub fn forget_all(&self) {
         let mut inner = self.lock();
         inner.pages.clear();
         inner.bytes = 0;
+        inner.all_dropped = Some(Instant::now());
     }
 
     /// The bytes of pages kept now.
@@ -225,13 +295,16 @@ mod tests {
             kind,
             at: Instant::now(),
             headers: HeaderMap::new(),
-            html: html.into(),
-            nonce: "n".into(),
+            bodies: Bodies::new(Bytes::copy_from_slice(html.as_bytes()), false),
         }
     }
 
+    fn body(pages: &KeptPages, address: &str) -> Option<Bytes> {
+        pages.get(address).map(|page| page.bodies.identity.clone())
+    }
+
     #[test]
-    fn only_category_pages_and_bare_item_pages_are_kept() {
+    fn only_category_pages_bare_item_pages_and_searches_are_kept() {
         let id = item(7);
         assert_eq!(
             Keepable::of("/categories/lamps", Some("sort=price")),
@@ -243,6 +316,15 @@ mod tests {
         );
         assert_eq!(Keepable::of(&format!("/items/{id}"), Some("x=1")), None);
         assert_eq!(Keepable::of("/items/not-an-id", None), None);
+        assert_eq!(
+            Keepable::of("/api/v1/search", Some("q=lamp")),
+            Some(Keepable::Search)
+        );
+        assert_eq!(
+            Keepable::of("/search", Some("q=lamp")),
+            Some(Keepable::Search)
+        );
+        assert_eq!(Keepable::of("/api/v1/items", None), None);
         assert_eq!(Keepable::of("/cart", None), None);
     }
 
@@ -256,7 +338,7 @@ mod tests {
             Instant::now(),
             page(Keepable::Item(id), "old"),
         );
-        assert_eq!(pages.get(&address).unwrap().html, "old");
+        assert_eq!(body(&pages, &address).unwrap(), "old");
         pages.forget_items(&[id]);
         assert!(pages.get(&address).is_none());
         assert_eq!(pages.bytes(), 0);
@@ -280,7 +362,7 @@ mod tests {
             Instant::now(),
             page(Keepable::Item(id), "new"),
         );
-        assert_eq!(pages.get(&address).unwrap().html, "new");
+        assert_eq!(body(&pages, &address).unwrap(), "new");
     }
 
     #[test]
@@ -300,6 +382,47 @@ mod tests {
         pages.forget_all();
         assert!(pages.get(&format!("/items/{id}")).is_none());
         assert!(pages.get("/categories/a").is_none());
+        assert_eq!(pages.bytes(), 0);
+    }
+
+    #[test]
+    fn a_page_made_while_every_page_was_dropped_is_not_kept() {
+        let pages = KeptPages::default();
+        let began = Instant::now();
+        pages.forget_all();
+        pages.put("/categories/a".into(), began, page(Keepable::Listing, "c"));
+        assert!(body(&pages, "/categories/a").is_none());
+    }
+
+    #[test]
+    fn search_answers_are_answered_until_the_index_changes() {
+        let pages = KeptPages::default();
+        let id = item(4);
+        let search = "/api/v1/search?q=lamp".to_owned();
+        let began = Instant::now();
+        pages.put(search.clone(), began, page(Keepable::Search, "[]"));
+        pages.put(format!("/items/{id}"), began, page(Keepable::Item(id), "i"));
+        pages.forget_items(&[id]);
+        assert_eq!(
+            body(&pages, &search).unwrap(),
+            "[]",
+            "an item's page is not a search"
+        );
+        pages.forget_searches();
+        assert!(body(&pages, &search).is_none());
+        pages.put(search.clone(), began, page(Keepable::Search, "stale"));
+        assert!(
+            body(&pages, &search).is_none(),
+            "answered before the index changed"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+        pages.put(
+            search.clone(),
+            Instant::now(),
+            page(Keepable::Search, "new"),
+        );
+        assert_eq!(body(&pages, &search).unwrap(), "new");
+        pages.forget_searches();
         assert_eq!(pages.bytes(), 0);
     }
 

@@ -77,7 +77,8 @@ pub fn changed_item(event: &Event) -> Option<(ItemId, Urgency)> {
 
 /// Brings these items up to date in the index: each is read again from its shard (events only
 /// say which changed), so a replayed or reordered event cannot index stale data. One query per
-/// shard and one commit for the lot; the commit (a new searcher) runs off the async workers.
+/// shard and one commit for the lot; the commit (a new searcher) runs off the async workers. The
+/// search answers this copy keeps for visitors go once the change is searchable.
 pub async fn reindex(state: &AppState, changed: &BTreeSet<ItemId>) -> Result<(), AppError> {
     if changed.is_empty() {
         return Ok(());
@@ -105,6 +106,7 @@ pub async fn reindex(state: &AppState, changed: &BTreeSet<ItemId>) -> Result<(),
     tokio::task::spawn_blocking(move || engine.commit())
         .await
         .map_err(AppError::internal)??;
+    state.pages.forget_searches();
     Ok(())
 }
 

@@ -18,11 +18,12 @@ use crate::payments::views::{PayPage, PaymentsPage};
 use crate::search::views::SearchPage;
 use layout::{Footer, Header, NotFound};
 
-/// The Content-Security-Policy of a page whose inline scripts carry `nonce`: the shop's own
-/// scripts, styles, images and connections, the WASM bundle, and nothing else.
-pub fn content_security_policy(nonce: &str) -> String {
+/// The Content-Security-Policy of a page whose inline scripts `inline_scripts` allows (a
+/// `'nonce-…'` source, or one `'sha256-…'` source per script): the shop's own scripts, styles,
+/// images and connections, the WASM bundle, and nothing else.
+pub fn content_security_policy(inline_scripts: &str) -> String {
     format!(
-        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+        "default-src 'self'; script-src 'self' {inline_scripts} 'wasm-unsafe-eval'; \
          style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; \
          object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     )
@@ -35,7 +36,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     if let (Some(nonce), Some(response)) = (
         leptos::nonce::use_nonce(),
         use_context::<leptos_axum::ResponseOptions>(),
-    ) && let Ok(policy) = http::HeaderValue::from_str(&content_security_policy(&nonce))
+    ) && let Ok(policy) =
+        http::HeaderValue::from_str(&content_security_policy(&format!("'nonce-{nonce}'")))
     {
         response.insert_header(http::header::CONTENT_SECURITY_POLICY, policy);
     }

@@ -1,30 +1,65 @@
-//! Catalog pages for visitors who are not signed in, answered from the pages this copy keeps
-//! (`app::catalog::kept_pages`: what is kept, and for how long).
+//! Catalog pages and search answers for visitors who are not signed in, answered from what this
+//! copy keeps (`app::catalog::kept_pages`: what is kept, and for how long).
 //!
-//! Each answer still gets a nonce of its own: the kept page's nonce is replaced in the body and
-//! in the Content-Security-Policy. An answer from a kept page says how old it is (`Age`). Only a
-//! plain `200` that sets no cookie is kept; a request with a session (cookie or bearer token) is
-//! always rendered for its user.
+//! A kept answer is sent as it was made, byte for byte, in the encoding the client prefers: it is
+//! compressed once per encoding, at its first answer in it (brotli and gzip at levels a single
+//! answer could not afford), and never again. So a page cannot carry a nonce of its own in each answer: a kept page's
+//! Content-Security-Policy allows its inline scripts by their SHA-256 hashes instead. An answer
+//! from a kept page says how old it is (`Age`). Only a plain `200` that sets no cookie is kept; a
+//! request with a session (cookie or bearer token) is always answered for its user.
 
+use std::io::Write as _;
 use std::time::Instant;
 
 use app::accounts::session::COOKIE_NAME;
-use app::catalog::kept_pages::{Keepable, KeptPage};
+use app::catalog::kept_pages::{Bodies, Keepable, KeptPage};
 use app::request::cookie_in;
 use app::state::AppState;
 use app::ui::content_security_policy;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use http::header::{AGE, AUTHORIZATION, CONTENT_LENGTH, CONTENT_SECURITY_POLICY, SET_COOKIE};
+use base64::Engine as _;
+use http::header::{
+    ACCEPT_ENCODING, AGE, AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_SECURITY_POLICY,
+    CONTENT_TYPE, SET_COOKIE, VARY,
+};
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use http_body::Body as _;
+use sha2::{Digest, Sha256};
 
-/// The largest page kept.
+use crate::config::HttpSettings;
+
+/// The largest answer kept.
 const MAX_PAGE_BYTES: usize = 512 * 1024;
+/// Brotli's level for a kept answer (of 11): made once, sent many times.
+const BROTLI_QUALITY: u32 = 6;
+/// Brotli's window, as a power of two (its default).
+const BROTLI_WINDOW_BITS: u32 = 22;
+/// Gzip's level for a kept answer (of 9).
+const GZIP_LEVEL: u32 = 6;
 
-/// Which kept page a request asks for: a visitor's GET (no session of any kind) of a catalog page.
+/// What the layer needs: the shop's state and whether (and from what size) it compresses.
+#[derive(Clone)]
+pub struct Keeping {
+    pub state: AppState,
+    /// The smallest body compressed; `None` when the shop does not compress.
+    pub compress_from: Option<usize>,
+}
+
+impl Keeping {
+    pub fn new(state: AppState, settings: &HttpSettings) -> Self {
+        Keeping {
+            state,
+            compress_from: (settings.compression_level > 0)
+                .then_some(usize::from(settings.compression_min_bytes)),
+        }
+    }
+}
+
+/// Which kept answer a request asks for: a visitor's GET (no session of any kind) of a catalog
+/// page or a search.
 fn keepable(request: &Request) -> Option<Keepable> {
     let headers = request.headers();
     if request.method() != Method::GET
@@ -36,81 +71,231 @@ fn keepable(request: &Request) -> Option<Keepable> {
     Keepable::of(request.uri().path(), request.uri().query())
 }
 
-/// The nonce a Content-Security-Policy names.
-fn nonce_of(headers: &HeaderMap) -> Option<String> {
-    let policy = headers.get(CONTENT_SECURITY_POLICY)?.to_str().ok()?;
-    let start = policy.find("'nonce-")? + "'nonce-".len();
-    let length = policy[start..].find('\'')?;
-    Some(policy[start..start + length].to_owned())
+/// A body's encodings, in the order the shop prefers them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Encoding {
+    Brotli,
+    Gzip,
+    Identity,
 }
 
-/// A nonce for one answer: 128 random bits.
-fn fresh_nonce() -> String {
-    format!("{:032x}", rand::random::<u128>())
-}
-
-/// The kept page as one answer: its own nonce, and its age.
-fn answer(kept: &KeptPage) -> Response {
-    let fresh = fresh_nonce();
-    let body = kept.html.replace(&kept.nonce, &fresh);
-    let mut headers = kept.headers.clone();
-    if let Ok(policy) = HeaderValue::from_str(&content_security_policy(&fresh)) {
-        headers.insert(CONTENT_SECURITY_POLICY, policy);
+/// The encoding to answer in: brotli or gzip when `Accept-Encoding` takes it (a `q` of 0
+/// refuses one), the body as it is otherwise.
+fn preferred(headers: &HeaderMap) -> Encoding {
+    let accepted = |name: &str| {
+        headers
+            .get_all(ACCEPT_ENCODING)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .any(|offer| {
+                let mut parts = offer.split(';').map(str::trim);
+                parts.next().is_some_and(|n| n.eq_ignore_ascii_case(name))
+                    && parts.all(|p| {
+                        p.strip_prefix("q=")
+                            .and_then(|q| q.parse::<f32>().ok())
+                            .is_none_or(|q| q > 0.0)
+                    })
+            })
+    };
+    if accepted("br") {
+        Encoding::Brotli
+    } else if accepted("gzip") {
+        Encoding::Gzip
+    } else {
+        Encoding::Identity
     }
-    headers.insert(AGE, HeaderValue::from(kept.at.elapsed().as_secs()));
+}
+
+/// The inline scripts of an HTML page (each `<script>` without a `src`), as CSP sources
+/// (`'sha256-…'`, the hash of the script's text exactly as sent).
+fn inline_script_hashes(html: &str) -> Vec<String> {
+    let mut hashes = Vec::new();
+    let mut rest = html;
+    while let Some(start) = rest.find("<script") {
+        rest = &rest[start + "<script".len()..];
+        let Some(tag_end) = rest.find('>') else { break };
+        let attributes = &rest[..tag_end];
+        rest = &rest[tag_end + 1..];
+        let Some(text_end) = rest.find("</script") else {
+            break;
+        };
+        if !attributes.contains(" src=") {
+            let digest = Sha256::digest(&rest.as_bytes()[..text_end]);
+            hashes.push(format!(
+                "'sha256-{}'",
+                base64::engine::general_purpose::STANDARD.encode(digest)
+            ));
+        }
+        rest = &rest[text_end..];
+    }
+    hashes
+}
+
+/// The headers a kept answer is sent with: a page's policy names its scripts' hashes, not the
+/// rendering's nonce (it is sent to many).
+fn kept_headers(mut headers: HeaderMap, body: &[u8]) -> Option<HeaderMap> {
+    headers.remove(CONTENT_LENGTH);
+    if headers.contains_key(CONTENT_SECURITY_POLICY) {
+        let html = std::str::from_utf8(body).ok()?;
+        let policy = content_security_policy(&inline_script_hashes(html).join(" "));
+        headers.insert(
+            CONTENT_SECURITY_POLICY,
+            HeaderValue::from_str(&policy).ok()?,
+        );
+    }
+    Some(headers)
+}
+
+fn brotli(body: &[u8]) -> std::io::Result<Bytes> {
+    let mut writer =
+        brotli::CompressorWriter::new(Vec::new(), 4096, BROTLI_QUALITY, BROTLI_WINDOW_BITS);
+    writer.write_all(body)?;
+    Ok(writer.into_inner().into())
+}
+
+fn gzip(body: &[u8]) -> std::io::Result<Bytes> {
+    let mut encoder =
+        flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(GZIP_LEVEL));
+    encoder.write_all(body)?;
+    Ok(encoder.finish()?.into())
+}
+
+/// The body, marked compressible when the shop compresses a body of its size and type.
+fn bodies(keeping: &Keeping, headers: &HeaderMap, body: Bytes) -> Bodies {
+    let text = headers
+        .get(CONTENT_TYPE)
+        .and_then(|t| t.to_str().ok())
+        .is_some_and(|t| t.starts_with("text/") || t.starts_with("application/json"));
+    let compressible = text
+        && !headers.contains_key(CONTENT_ENCODING)
+        && keeping.compress_from.is_some_and(|from| body.len() >= from);
+    Bodies::new(body, compressible)
+}
+
+/// The kept body in `encoding` (compressed the first time it is asked for), and the encoding's
+/// name; the body as it is when it is not compressed.
+fn encoded(bodies: &Bodies, encoding: Encoding) -> (Bytes, Option<&'static str>) {
+    let compressed = |cell: &std::sync::OnceLock<Option<Bytes>>,
+                      compress: fn(&[u8]) -> std::io::Result<Bytes>| {
+        cell.get_or_init(|| {
+            compress(&bodies.identity)
+                .inspect_err(
+                    |error| tracing::error!(%error, "a kept answer could not be compressed"),
+                )
+                .ok()
+        })
+        .clone()
+    };
+    let chosen = match encoding {
+        _ if !bodies.compressible => None,
+        Encoding::Brotli => compressed(&bodies.brotli, brotli).map(|body| (body, "br")),
+        Encoding::Gzip => compressed(&bodies.gzip, gzip).map(|body| (body, "gzip")),
+        Encoding::Identity => None,
+    };
+    match chosen {
+        Some((body, name)) => (body, Some(name)),
+        None => (bodies.identity.clone(), None),
+    }
+}
+
+/// A kept page as one answer, in `encoding` when it is compressed.
+fn answer(kept: &KeptPage, encoding: Encoding) -> Response {
+    let mut headers = kept.headers.clone();
+    let (body, name) = encoded(&kept.bodies, encoding);
+    if let Some(name) = name {
+        headers.insert(CONTENT_ENCODING, HeaderValue::from_static(name));
+    }
+    if kept.bodies.compressible {
+        headers.append(VARY, HeaderValue::from_static("accept-encoding"));
+    }
     headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
     let mut response = Response::new(Body::from(body));
     *response.headers_mut() = headers;
     response
 }
 
-/// Answers a visitor's catalog page from the kept one when there is one; renders it otherwise,
-/// and keeps it.
-pub async fn keep_pages(State(state): State<AppState>, request: Request, next: Next) -> Response {
+/// Answers a visitor's catalog page or search from the kept answer when there is one; makes it
+/// otherwise, keeps it, and answers as a kept one would.
+pub async fn keep_pages(State(keeping): State<Keeping>, request: Request, next: Next) -> Response {
     let Some(kind) = keepable(&request) else {
         return next.run(request).await;
     };
+    let encoding = preferred(request.headers());
     let address = request.uri().path_and_query().map_or_else(
         || request.uri().path().to_owned(),
         |p| p.as_str().to_owned(),
     );
-    if let Some(kept) = state.pages.get(&address) {
-        return answer(&kept);
+    let pages = &keeping.state.pages;
+    if let Some(kept) = pages.get(&address) {
+        let mut response = answer(&kept, encoding);
+        let age = HeaderValue::from(kept.at.elapsed().as_secs());
+        response.headers_mut().insert(AGE, age);
+        return response;
     }
     let rendering_began = Instant::now();
     let response = next.run(request).await;
     if response.status() != StatusCode::OK || response.headers().contains_key(SET_COOKIE) {
         return response;
     }
-    let Some(nonce) = nonce_of(response.headers()) else {
-        return response;
-    };
-    // Rendered in full and sized (`whole_bodies`): a streamed or large page goes as it is.
+    // Made in full and sized (`whole_bodies`): a streamed or large answer goes as it is.
     let size = response.body().size_hint().exact();
     if size.is_none_or(|size| size > MAX_PAGE_BYTES as u64) {
         return response;
     }
     let (parts, body) = response.into_parts();
-    let bytes = match axum::body::to_bytes(body, MAX_PAGE_BYTES).await {
-        Ok(bytes) => bytes,
+    let body = match axum::body::to_bytes(body, MAX_PAGE_BYTES).await {
+        Ok(body) => body,
         Err(error) => {
-            tracing::error!(%error, "a rendered catalog page could not be read");
+            tracing::error!(%error, "a page or search answer could not be read");
             return StatusCode::INTERNAL_SERVER_ERROR.into_response();
         }
     };
-    let Ok(html) = std::str::from_utf8(&bytes) else {
-        return Response::from_parts(parts, Body::from(bytes));
+    let Some(headers) = kept_headers(parts.headers.clone(), &body) else {
+        return Response::from_parts(parts, Body::from(body));
     };
-    state.pages.put(
-        address,
-        rendering_began,
-        KeptPage {
-            kind,
-            at: Instant::now(),
-            headers: parts.headers.clone(),
-            html: html.to_owned(),
-            nonce,
-        },
-    );
-    Response::from_parts(parts, Body::from(bytes))
+    let page = KeptPage {
+        kind,
+        at: Instant::now(),
+        bodies: bodies(&keeping, &headers, body),
+        headers,
+    };
+    let response = answer(&page, encoding);
+    pages.put(address, rendering_began, page);
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn offering(accept: &str) -> Encoding {
+        let mut headers = HeaderMap::new();
+        headers.insert(ACCEPT_ENCODING, HeaderValue::from_str(accept).unwrap());
+        preferred(&headers)
+    }
+
+    #[test]
+    fn brotli_is_preferred_then_gzip_and_a_zero_q_refuses() {
+        assert_eq!(offering("gzip, deflate, br, zstd"), Encoding::Brotli);
+        assert_eq!(offering("gzip;q=1.0, br;q=0"), Encoding::Gzip);
+        assert_eq!(offering("deflate"), Encoding::Identity);
+        assert_eq!(offering("BR"), Encoding::Brotli);
+        assert_eq!(preferred(&HeaderMap::new()), Encoding::Identity);
+    }
+
+    #[test]
+    fn each_inline_script_is_hashed_as_sent_and_a_script_with_a_source_is_not() {
+        let html = "<head><script nonce=\"n\">let a = 1;</script>\
+                    <script type=\"module\" src=\"/pkg/a.js\"></script>\
+                    <p>&lt;script&gt;</p><script>\"</script></body>";
+        let hashes = inline_script_hashes(html);
+        let hash = |text: &str| {
+            format!(
+                "'sha256-{}'",
+                base64::engine::general_purpose::STANDARD.encode(Sha256::digest(text))
+            )
+        };
+        assert_eq!(hashes, vec![hash("let a = 1;"), hash("\"")]);
+    }
 }

@@ -70,7 +70,7 @@ pub fn router(state: AppState, settings: &HttpSettings) -> Router {
         ))
         .layer(axum::middleware::from_fn(whole_bodies::sized_when_complete))
         .layer(axum::middleware::from_fn_with_state(
-            state,
+            kept_pages::Keeping::new(state, settings),
             kept_pages::keep_pages,
         ));
     let router = match settings.compression_level {

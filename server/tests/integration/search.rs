@@ -7,7 +7,8 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    TestApp, check_out, customers, fill_cart, fresh_settings, migrate_fresh, spawn_app, spawn_with,
+    TestApp, check_out, customer_token, customers, fill_cart, fresh_settings, migrate_fresh,
+    spawn_app, spawn_with,
 };
 
 /// Searches until `done` accepts the answer; fails after 2 seconds (the catch-up promise).
@@ -155,6 +156,48 @@ async fn an_admin_change_is_searchable_within_two_seconds_and_a_deleted_item_dis
     let deleted = app.admin(Method::DELETE, &path).send().await.unwrap();
     assert_eq!(deleted.status(), 204);
     search_until(&app, "q=rangefinder", |b| b["results"]["total"] == 0).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_visitors_search_is_answered_from_the_kept_answer_until_the_index_changes() {
+    let app = spawn_app().await;
+    let category = app.create_category("Ocarinas").await;
+    app.create_item(&category, "Clay Ocarina", "19.00", 4).await;
+    search_until(&app, "q=ocarina", |b| names(b) == ["Clay Ocarina"]).await;
+    let kept = app.get("/api/v1/search?q=ocarina").await;
+    assert_eq!(kept.status(), 200);
+    assert!(
+        kept.headers().get("age").is_some(),
+        "answered from the kept answer"
+    );
+    let kept: Value = kept.json().await.unwrap();
+    assert_eq!(names(&kept), ["Clay Ocarina"]);
+    let page = app.get("/search?q=ocarina").await;
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("Clay Ocarina"));
+    let page = app.get("/search?q=ocarina").await;
+    assert!(
+        page.headers().get("age").is_some(),
+        "the search page is kept too"
+    );
+
+    // A change drops the kept answers once the index has it.
+    app.create_item(&category, "Bone Ocarina", "29.00", 2).await;
+    search_until(&app, "q=ocarina", |b| b["results"]["total"] == 2).await;
+    let page = app.get("/search?q=ocarina").await;
+    assert!(page.text().await.unwrap().contains("Bone Ocarina"));
+
+    // A signed-in customer's search is answered for them.
+    let token = customer_token(&app, "ocarina_player").await;
+    let mine = app
+        .client
+        .get(app.url("/api/v1/search?q=ocarina"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert!(mine.headers().get("age").is_none());
     app.stop().await;
 }
 
