@@ -15,40 +15,58 @@ fn decode(message: impl Into<String>) -> sqlx::Error {
     sqlx::Error::Decode(message.into().into())
 }
 
-/// Takes `quantity` units of an item if that many are there; returns whether it did. One
-/// conditional UPDATE: the row lock serialises buyers, and stock cannot go below zero.
-pub async fn take_stock(
+/// What `take_held_stock` came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Taken {
+    /// Taken, counted and written (and committed when asked).
+    Taken,
+    /// Fewer units than asked are left, or the item is gone: nothing was taken.
+    Short,
+    /// The customer would pass the limit: they already have `already` units of the item.
+    OverLimit { already: u32 },
+}
+
+/// A hold's line, from the item's row to the ledger, in one round trip (the shard's
+/// `take_held_stock` procedure): takes `quantity` units of `item` if that many are left, counts
+/// the customer's units of it (this order's line included) against `limit`, writes the ledger row
+/// and, when `commit` is set, commits the transaction, which releases the row. `Short` and
+/// `OverLimit` leave the transaction open for the caller to go on or roll back.
+#[allow(clippy::too_many_arguments)]
+pub async fn take_held_stock(
     connection: &mut MySqlConnection,
     item: u64,
     quantity: u32,
-) -> Result<bool, sqlx::Error> {
-    let result = sqlx::query(
-        "UPDATE items SET stock = stock - ? WHERE id = ? AND deleted_at IS NULL AND stock >= ?",
-    )
-    .bind(quantity)
-    .bind(item)
-    .bind(quantity)
-    .execute(connection)
-    .await?;
-    Ok(result.rows_affected() == 1)
-}
-
-/// How many units of an item a customer has in pending or placed orders on this shard.
-pub async fn bought_by(
-    connection: &mut MySqlConnection,
-    user: u64,
-    item: u64,
-) -> Result<u32, sqlx::Error> {
-    let units: i64 = sqlx::query_scalar(
-        "SELECT CAST(COALESCE(SUM(oi.quantity), 0) AS SIGNED) FROM order_items oi \
-         JOIN orders o ON o.id = oi.order_id \
-         WHERE o.user_id = ? AND oi.item_id = ? AND o.status IN ('pending', 'placed')",
-    )
-    .bind(user)
-    .bind(item)
-    .fetch_one(connection)
-    .await?;
-    Ok(u32::try_from(units).unwrap_or(u32::MAX))
+    user: UserId,
+    limit: u32,
+    reason: &str,
+    now: DateTime<Utc>,
+    commit: bool,
+) -> Result<Taken, sqlx::Error> {
+    let result = sqlx::query("CALL take_held_stock(?, ?, ?, ?, ?, ?, ?)")
+        .bind(item)
+        .bind(quantity)
+        .bind(user.0)
+        .bind(limit)
+        .bind(reason)
+        .bind(now.naive_utc())
+        .bind(commit)
+        .execute(connection)
+        .await;
+    let refused = match &result {
+        Err(sqlx::Error::Database(e)) => e
+            .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+            .map(|e| (e.number(), e.message().to_owned())),
+        _ => None,
+    };
+    match refused {
+        Some((31001, _)) => Ok(Taken::Short),
+        Some((31002, already)) => Ok(Taken::OverLimit {
+            already: already
+                .parse()
+                .map_err(|_| decode(format!("take_held_stock: {already:?} is not a count")))?,
+        }),
+        _ => result.map(|_| Taken::Taken),
+    }
 }
 
 /// Gives units back to an item.

@@ -13,7 +13,7 @@ use sqlx::mysql::MySqlDatabaseError;
 use super::model::{
     Checkout, Hold, Order, OrderCursor, OrderFilter, OrderLine, OrderPage, OrderStatus,
 };
-use super::repo::{self, HeldUnits, NewOrder, OrderSelection};
+use super::repo::{self, HeldUnits, NewOrder, OrderSelection, Taken};
 use super::{gate, keys};
 use crate::accounts::model::{Role, User, UserId};
 use crate::accounts::service as accounts;
@@ -491,14 +491,17 @@ async fn hold_on_shard(
     Ok(order)
 }
 
-/// The hold transaction's body, inside the shard's transaction. `Ok(Err(..))` is a short line:
-/// roll back. Checkout runs it per shard; the load runs' direct-database baseline runs it alone,
-/// to measure what the database gives without the rest of the shop.
+/// The hold transaction, inside the shard's transaction, committed by its last line. `Ok(Err(..))`
+/// is a short line or a customer over the limit: nothing was committed; roll back. Checkout runs
+/// it per shard; the load runs' direct-database baseline runs it alone, to measure what the
+/// database gives without the rest of the shop.
 ///
 /// The rows that lock nothing others wait for come first: the order, its lines, holds and
 /// events. Then, in item-id order, each line's stock is taken (the item's row lock, held to the
-/// commit), the customer's units of the item counted and the ledger row written. A hot item's
-/// buyers queue on its row, so the row is held for three statements and the commit, not eight.
+/// commit), the customer's units of the item counted (the row's lock serialises this customer's
+/// other checkouts of it, so the count cannot be raced) and the ledger row written, in one round
+/// trip (`repo::take_held_stock`); the last line's call commits. A hot item's buyers queue on
+/// its row, so the row is held for one round trip, not eight.
 pub async fn hold_lines(
     tx: &mut Tx,
     shard: ShardId,
@@ -549,13 +552,34 @@ pub async fn hold_lines(
         .await?;
         order_lines.push(order_line);
     }
-    for line in lines {
+    let reason = format!("order {order_id}");
+    for (n, line) in lines.iter().enumerate() {
         let local = line.item.local();
-        if !repo::take_stock(tx, local, line.quantity).await? {
+        let last = n + 1 == lines.len();
+        let mut reclaimed = false;
+        let taken = loop {
+            let taken = repo::take_held_stock(
+                tx,
+                local,
+                line.quantity,
+                customer,
+                PER_BUYER_LIMIT,
+                &reason,
+                now,
+                last,
+            )
+            .await?;
+            if taken != Taken::Short || reclaimed {
+                break taken;
+            }
             // Short: first give back this item's expired holds (never wait for the job), then
             // try again.
             expire_holds(tx, shard, Some(local), now, EXPIRY_BATCH).await?;
-            if !repo::take_stock(tx, local, line.quantity).await? {
+            reclaimed = true;
+        };
+        match taken {
+            Taken::Taken => {}
+            Taken::Short => {
                 let left = repo::stock(tx, local).await?;
                 return Ok(Err(ShardFailure::Short {
                     item: line.item,
@@ -563,27 +587,13 @@ pub async fn hold_lines(
                     left,
                 }));
             }
+            Taken::OverLimit { already } => {
+                return Ok(Err(ShardFailure::OverLimit {
+                    name: line.name.clone(),
+                    already,
+                }));
+            }
         }
-        // The item's row is locked now: this customer's other checkouts of it wait here, so the
-        // count cannot be raced. It includes this order's own line.
-        let already = repo::bought_by(tx, customer.0, local)
-            .await?
-            .saturating_sub(line.quantity);
-        if already + line.quantity > PER_BUYER_LIMIT {
-            return Ok(Err(ShardFailure::OverLimit {
-                name: line.name.clone(),
-                already,
-            }));
-        }
-        catalog_repo::record_movement(
-            tx,
-            line.item,
-            -i64::from(line.quantity),
-            StockCause::Hold,
-            &format!("order {order_id}"),
-            now,
-        )
-        .await?;
     }
     Ok(Ok(Order {
         id: order_id,
