@@ -7,7 +7,9 @@
 //! this is the store and its rules:
 //! - a category page lives [`LISTING_TTL`]: its listing is cached for two seconds already, so the
 //!   stock it shows lags by three seconds at most;
-//! - an item page lives until its item changes, [`ITEM_TTL`] at most (a bound on a missed event).
+//! - an item page lives until its item changes, [`ITEM_TTL`] at most (a bound on a missed event;
+//!   give or take a quarter, by address, so that the pages of a sale's first seconds do not all
+//!   expire together).
 //!   This copy drops it right after its own writes (`catalog::service::forget_cached_items`),
 //!   every other copy when the item's event arrives, as they drop the item's Redis entry. A page
 //!   whose rendering began before its item's last drop is not kept: it may show the item as it
@@ -20,6 +22,7 @@
 //! - at most [`MAX_BYTES`] of pages: past it, the expired pages go, then the oldest.
 
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -123,8 +126,22 @@ impl Bodies {
 }
 
 impl KeptPage {
-    fn fresh(&self) -> bool {
-        self.at.elapsed() < self.kind.lifetime()
+    /// Whether the page kept at `address` is still answered. An item page or a search answer
+    /// lives its kind's lifetime give or take a quarter, the same for an address every time:
+    /// the pages made in a sale's first seconds do not all expire, and get made again, in the
+    /// same second.
+    fn fresh(&self, address: &str) -> bool {
+        let lifetime = self.kind.lifetime();
+        let lifetime = match self.kind {
+            Keepable::Listing => lifetime,
+            Keepable::Item(_) | Keepable::Search => {
+                let mut hasher = std::hash::DefaultHasher::new();
+                address.hash(&mut hasher);
+                let spread = u32::try_from(hasher.finish() % 1024).unwrap_or(0);
+                lifetime * 3 / 4 + lifetime * spread / 2048
+            }
+        };
+        self.at.elapsed() < lifetime
     }
 
     fn bytes(&self, address: &str) -> usize {
@@ -166,7 +183,7 @@ impl Inner {
         let expired: Vec<String> = self
             .pages
             .iter()
-            .filter(|(_, page)| !page.fresh())
+            .filter(|(address, page)| !page.fresh(address))
             .map(|(address, _)| address.clone())
             .collect();
         for address in expired {
@@ -202,7 +219,7 @@ impl KeptPages {
         self.lock()
             .pages
             .get(address)
-            .filter(|page| page.fresh())
+            .filter(|page| page.fresh(address))
             .map(Arc::clone)
     }
 
@@ -433,6 +450,26 @@ mod tests {
         old.at = Instant::now().checked_sub(LISTING_TTL).unwrap();
         pages.put("/categories/a".into(), Instant::now(), old);
         assert!(pages.get("/categories/a").is_none());
+    }
+
+    #[test]
+    fn item_pages_expire_spread_around_their_lifetime() {
+        let ages: Vec<bool> = (1..=200)
+            .map(|n| {
+                let id = item(n);
+                let mut old = page(Keepable::Item(id), "i");
+                old.at = Instant::now().checked_sub(ITEM_TTL).unwrap();
+                old.fresh(&format!("/items/{id}"))
+            })
+            .collect();
+        let still = ages.iter().filter(|fresh| **fresh).count();
+        assert!(
+            (40..=160).contains(&still),
+            "{still} of 200 pages a lifetime old are still answered"
+        );
+        let mut ancient = page(Keepable::Item(item(1)), "i");
+        ancient.at = Instant::now().checked_sub(ITEM_TTL * 5 / 4).unwrap();
+        assert!(!ancient.fresh(&format!("/items/{}", item(1))));
     }
 
     #[test]
