@@ -3,9 +3,9 @@
 //!
 //! A kept answer is sent as it was made, byte for byte, in the encoding the client prefers: it is
 //! compressed once per encoding, at its first answer in it (brotli and gzip at levels a single
-//! answer could not afford), and never again. So a page cannot carry a nonce of its own in each answer: a kept page's
-//! Content-Security-Policy allows its inline scripts by their SHA-256 hashes instead. An answer
-//! from a kept page says how old it is (`Age`). Only a plain `200` that sets no cookie is kept; a
+//! answer could not afford), and never again. So a page cannot carry a nonce of its own in each
+//! answer: a kept page's Content-Security-Policy allows its inline scripts by their SHA-256
+//! hashes instead. An answer from a kept page says how old it is (`Age`). Only a plain `200` that sets no cookie is kept; a
 //! request with a session (cookie or bearer token) is always answered for its user.
 
 use std::io::Write as _;

@@ -139,6 +139,17 @@ pub async fn send_json(request: reqwest::RequestBuilder) -> (u16, serde_json::Va
     (status, body)
 }
 
+/// `path` asked for by a new customer called `username`, signed in.
+pub async fn get_signed_in(app: &TestApp, path: &str, username: &str) -> reqwest::Response {
+    let token = customer_token(app, username).await;
+    app.client
+        .get(app.url(path))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("request sent")
+}
+
 /// Registers a customer through the API and returns a session token.
 pub async fn customer_token(app: &TestApp, username: &str) -> String {
     let (status, body) = app

@@ -6,7 +6,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::helpers::{
-    TestApp, check_out, customer_token, customers, fill_cart, fresh_settings, spawn_app, spawn_with,
+    check_out, customers, fill_cart, fresh_settings, get_signed_in, spawn_app, spawn_with,
 };
 
 #[tokio::test]
@@ -91,17 +91,6 @@ async fn pages_carry_a_content_security_policy_around_a_fresh_nonce() {
     let second = app.get("/").await;
     assert_ne!(policy_nonce(&second), nonce, "every response has its own");
     app.stop().await;
-}
-
-/// `path` asked for by a new customer called `username`, signed in.
-async fn get_signed_in(app: &TestApp, path: &str, username: &str) -> reqwest::Response {
-    let token = customer_token(app, username).await;
-    app.client
-        .get(app.url(path))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
 }
 
 /// The nonce a page's Content-Security-Policy names.

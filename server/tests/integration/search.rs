@@ -7,7 +7,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    TestApp, check_out, customer_token, customers, fill_cart, fresh_settings, migrate_fresh,
+    TestApp, check_out, customers, fill_cart, fresh_settings, get_signed_in, migrate_fresh,
     spawn_app, spawn_with,
 };
 
@@ -189,14 +189,7 @@ async fn a_visitors_search_is_answered_from_the_kept_answer_until_the_index_chan
     assert!(page.text().await.unwrap().contains("Bone Ocarina"));
 
     // A signed-in customer's search is answered for them.
-    let token = customer_token(&app, "ocarina_player").await;
-    let mine = app
-        .client
-        .get(app.url("/api/v1/search?q=ocarina"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let mine = get_signed_in(&app, "/api/v1/search?q=ocarina", "ocarina_player").await;
     assert!(mine.headers().get("age").is_none());
     app.stop().await;
 }
