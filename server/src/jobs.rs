@@ -152,7 +152,7 @@ const INDEX_EVERY: Duration = Duration::from_millis(500);
 
 /// The same when every pending change is a hold's ([`Urgency::Sale`]): the commits were a tenth
 /// of the shop's CPU in a sale's holds, and stock in search results may lag a sale by this much.
-const SALE_INDEX_EVERY: Duration = Duration::from_secs(2);
+pub(crate) const SALE_INDEX_EVERY: Duration = Duration::from_secs(2);
 
 /// Takes changed items from the follower and reindexes them, each item once however often it
 /// changed meanwhile. Items whose update failed are kept and tried again at the next update.

@@ -145,20 +145,26 @@ pub async fn insert_order(
     Ok(result.last_insert_id())
 }
 
-/// Adds an order's line.
+/// Adds a line to the order of customer `buyer` (named in the line too, for the per-customer
+/// limit's count).
 pub async fn insert_line(
     connection: &mut MySqlConnection,
     order: u64,
+    buyer: UserId,
     line: &OrderLine,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO order_items (order_id, item_id, name, quantity, unit_price) VALUES (?, ?, ?, ?, ?)")
-        .bind(order)
-        .bind(line.item_id.local())
-        .bind(&line.name)
-        .bind(line.quantity)
-        .bind(line.unit_price)
-        .execute(connection)
-        .await?;
+    sqlx::query(
+        "INSERT INTO order_items (order_id, item_id, user_id, name, quantity, unit_price) \
+         VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(order)
+    .bind(line.item_id.local())
+    .bind(buyer.0)
+    .bind(&line.name)
+    .bind(line.quantity)
+    .bind(line.unit_price)
+    .execute(connection)
+    .await?;
     Ok(())
 }
 

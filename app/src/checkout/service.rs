@@ -540,7 +540,7 @@ pub async fn hold_lines(
             quantity: line.quantity,
             unit_price: line.unit_price,
         };
-        repo::insert_line(tx, order, &order_line).await?;
+        repo::insert_line(tx, order, customer, &order_line).await?;
         repo::insert_hold(tx, order, line.item.local(), line.quantity, expires, now).await?;
         events::record(
             tx,

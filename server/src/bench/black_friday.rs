@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use app::catalog::seed;
 use app::shard::id::ItemId;
+use app::state::AppState;
 use rand::Rng;
 use reqwest::header::ACCEPT_ENCODING;
 use serde_json::{Value, json};
@@ -38,6 +39,8 @@ const WRITES_PER_PURCHASE: f64 = 3.0;
 const STOCKED: i32 = 50;
 /// Customers on the payment page, whose checkouts the order-status reads poll.
 const WAITING: usize = 200;
+/// The longest the run waits for what came before it to pass through the shop.
+const SETTLE_WITHIN: Duration = Duration::from_secs(30);
 
 /// The run to make.
 #[derive(Debug, Clone)]
@@ -371,6 +374,7 @@ pub async fn scenario(
                 .await?,
             )
         };
+        settle(&stage.state).await?;
         let before = CpuReading::now(stage.shop_pid());
         let samples = phase(&parts, options.multiplier, options.duration).await?;
         let cpu = CpuReading::now(stage.shop_pid()).since(&before);
@@ -946,6 +950,34 @@ impl Baselines {
         );
         out
     }
+}
+
+/// Waits until what came before the run has passed through the shop: every database's outbox
+/// relayed (the baselines' 5,000 holds and their cancels are as many events), then the search
+/// index's next update. The run then measures the mix, not the baselines' aftermath.
+async fn settle(state: &AppState) -> anyhow::Result<()> {
+    eprintln!("waiting for the events before the run to pass through the shop…");
+    let until = Instant::now() + SETTLE_WITHIN;
+    loop {
+        let mut unrelayed = 0;
+        for database in state.shards.databases() {
+            let mut connection = database.acquire().await?;
+            let (rows,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM outbox")
+                .fetch_one(&mut *connection)
+                .await?;
+            unrelayed += rows;
+        }
+        if unrelayed == 0 {
+            break;
+        }
+        anyhow::ensure!(
+            Instant::now() < until,
+            "{unrelayed} events still in the outboxes after {SETTLE_WITHIN:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(crate::jobs::SALE_INDEX_EVERY + Duration::from_millis(500)).await;
+    Ok(())
 }
 
 /// Measures the baselines on the open stage, one after the other, before the mix: the trivial

@@ -18,7 +18,6 @@ async fn stock_of(app: &TestApp, item: &Value) -> u64 {
     read["stock"].as_u64().unwrap()
 }
 
-/// The item's stock as reads see it, once the change's event has reached the cache (2 s at most).
 /// Cancels the first order of a checkout's answer, as its customer.
 async fn cancel_first_order(app: &TestApp, checkout: &Value, token: &str) {
     let order = checkout["orders"][0]["id"].as_str().unwrap();
@@ -31,6 +30,7 @@ async fn cancel_first_order(app: &TestApp, checkout: &Value, token: &str) {
     assert_eq!(status, 200, "{answer}");
 }
 
+/// The item's stock as reads see it, once the change's event has reached the cache (2 s at most).
 async fn stock_becomes(app: &TestApp, item: &Value, expected: u64) {
     let started = std::time::Instant::now();
     while stock_of(app, item).await != expected {
@@ -489,6 +489,42 @@ async fn a_customer_cannot_hold_more_than_the_per_buyer_limit_over_several_check
     fill_cart(&app.state, buyers[1].0, &[(&item, 10)]).await;
     assert_eq!(check_out(&app, &buyers[1].1, "limit-key-4").await.0, 201);
     assert_eq!(stock_of(&app, &item).await, 30);
+    assert_audit_clean(&app).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn lines_written_before_they_named_their_buyer_still_count_toward_the_limit() {
+    let app = spawn_app().await;
+    let category = app.create_category("Old lines").await;
+    let item = app
+        .create_item(&category, "Rolling Boot", "80.00", 50)
+        .await;
+    let id: ItemId = item["id"].as_str().unwrap().parse().unwrap();
+    let buyers = customers(&app.state, "old-lines", 2).await;
+    let (user, token) = &buyers[0];
+    fill_cart(&app.state, *user, &[(&item, 7)]).await;
+    assert_eq!(check_out(&app, token, "old-lines-1").await.0, 201);
+    // As a copy from before the lines named their buyer would have written it (a rolling deploy).
+    let database = app.state.shards.for_id(&id).unwrap();
+    let mut connection = database.acquire().await.unwrap();
+    let unnamed = sqlx::query("UPDATE order_items SET user_id = NULL WHERE item_id = ?")
+        .bind(id.local())
+        .execute(&mut *connection)
+        .await
+        .unwrap();
+    assert_eq!(unnamed.rows_affected(), 1);
+    drop(connection);
+    fill_cart(&app.state, *user, &[(&item, 4)]).await;
+    let (status, refused) = check_out(&app, token, "old-lines-2").await;
+    assert_eq!(status, 409, "{refused}");
+    assert!(
+        refused["message"].as_str().unwrap().contains("7 already"),
+        "{refused}"
+    );
+    // Another customer's count is not touched by the unnamed line.
+    fill_cart(&app.state, buyers[1].0, &[(&item, 10)]).await;
+    assert_eq!(check_out(&app, &buyers[1].1, "old-lines-3").await.0, 201);
     assert_audit_clean(&app).await;
     app.stop().await;
 }
