@@ -173,27 +173,39 @@ async fn set_line(
     entry: Option<String>,
     quantity: u32,
 ) -> Result<Cart, AppError> {
-    let item = catalog::item_from_entry(state, id, entry).await?;
+    let found = catalog::item_from_entry(state, id, entry).await?;
     let previous = existing.get(&id);
-    if previous.is_none() {
-        if existing.len() >= MAX_LINES {
-            return Err(AppError::conflict(
-                "item_id",
-                format!("a cart holds at most {MAX_LINES} different items"),
-            ));
+    let refused = match previous {
+        Some(_) => None,
+        None if existing.len() >= MAX_LINES => Some(AppError::conflict(
+            "item_id",
+            format!("a cart holds at most {MAX_LINES} different items"),
+        )),
+        None if found.item.stock == 0 => {
+            Some(AppError::conflict("item_id", "this item is sold out"))
         }
-        if item.stock == 0 {
-            return Err(AppError::conflict("item_id", "this item is sold out"));
-        }
+        None => None,
+    };
+    if let Some(refused) = refused {
+        // A sold-out item's crowd keeps asking: its copy read from the shard is cached all the same.
+        found.cache(state).await;
+        return Err(refused);
     }
     // The price remembered is the one the shopper saw when first adding the item.
-    let price = previous.map_or(item.price, |line| line.price);
+    let price = previous.map_or(found.item.price, |line| line.price);
     let line = Stored { quantity, price };
-    store::set(&state.redis, owner, id, line).await?;
+    // The line written and, on a cache miss, the item cached, in one round trip.
+    let mut pipe = redis::pipe();
+    store::set_in(&mut pipe, &state.redis, owner, id, line);
+    found.cache_in(&mut pipe, state);
+    let () = pipe
+        .query_async(&mut state.redis.connection())
+        .await
+        .map_err(RedisError::from)?;
     existing.insert(id, line);
     let mut items =
         catalog::items(state, existing.keys().copied().filter(|other| *other != id)).await?;
-    items.insert(id, item);
+    items.insert(id, found.item);
     priced(state, owner, existing, items).await
 }
 

@@ -69,9 +69,22 @@ pub async fn set(
     item: ItemId,
     line: Stored,
 ) -> Result<(), RedisError> {
-    let key = key(redis, owner);
-    let mut connection = redis.connection();
     let mut pipe = redis::pipe();
+    set_in(&mut pipe, redis, owner, item, line);
+    let () = pipe.query_async(&mut redis.connection()).await?;
+    Ok(())
+}
+
+/// Adds setting a line (quantity 0 removes it) and renewing the cart's lifetime to `pipe` (their
+/// answers ignored).
+pub fn set_in(
+    pipe: &mut redis::Pipeline,
+    redis: &Redis,
+    owner: &Owner,
+    item: ItemId,
+    line: Stored,
+) {
+    let key = key(redis, owner);
     if line.quantity == 0 {
         pipe.hdel(&key, item.to_string()).ignore();
     } else {
@@ -83,8 +96,6 @@ pub async fn set(
         .ignore();
     }
     pipe.expire(&key, TTL_S).ignore();
-    let () = pipe.query_async(&mut connection).await?;
-    Ok(())
 }
 
 /// Takes lines out.

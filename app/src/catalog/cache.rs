@@ -122,6 +122,13 @@ pub async fn put_item(redis: &Redis, item: &Item) {
     write(redis, &item_key(redis, &item.id), item).await;
 }
 
+/// Adds caching an item to `pipe` (its answer ignored).
+pub fn put_item_in(pipe: &mut redis::Pipeline, redis: &Redis, item: &Item) {
+    if let Ok(json) = serde_json::to_string(item) {
+        pipe.set_ex(item_key(redis, &item.id), json, TTL_S).ignore();
+    }
+}
+
 /// Adds the drop of these items' cached copies to `pipe` (one command, its answer ignored).
 pub fn forget_items_in(pipe: &mut redis::Pipeline, redis: &Redis, ids: &[ItemId]) {
     if !ids.is_empty() {

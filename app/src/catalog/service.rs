@@ -263,16 +263,47 @@ pub fn cached_item_in(pipe: &mut redis::Pipeline, state: &AppState, id: ItemId) 
     cache::item_in(pipe, &state.redis, &id);
 }
 
-/// An item from its cache entry as read by [`cached_item_in`]: from its shard on a miss.
+/// An item as [`item_from_entry`] found it.
+pub struct FoundItem {
+    pub item: Item,
+    /// Read from its shard on a miss, and not cached yet.
+    uncached: bool,
+}
+
+impl FoundItem {
+    /// Adds caching the item, if it was read from its shard, to `pipe`: the caller's next round
+    /// trip carries it.
+    pub fn cache_in(&self, pipe: &mut redis::Pipeline, state: &AppState) {
+        if self.uncached {
+            cache::put_item_in(pipe, &state.redis, &self.item);
+        }
+    }
+
+    /// Caches the item, if it was read from its shard, in a round trip of its own.
+    pub async fn cache(&self, state: &AppState) {
+        if self.uncached {
+            cache::put_item(&state.redis, &self.item).await;
+        }
+    }
+}
+
+/// An item from its cache entry as read by [`cached_item_in`]: from its shard on a miss, left for
+/// the caller to cache (see [`FoundItem`]).
 pub async fn item_from_entry(
     state: &AppState,
     id: ItemId,
     entry: Option<String>,
-) -> Result<Item, AppError> {
-    match cache::item_found(&state.redis, &id, entry) {
-        Some(item) => Ok(item),
-        None => item_from_database(state, id).await,
+) -> Result<FoundItem, AppError> {
+    if let Some(item) = cache::item_found(&state.redis, &id, entry) {
+        return Ok(FoundItem {
+            item,
+            uncached: false,
+        });
     }
+    Ok(FoundItem {
+        item: read_item(state, id).await?,
+        uncached: true,
+    })
 }
 
 /// Several items (cached), read from the cache in one round trip and the misses from their
@@ -310,14 +341,19 @@ pub async fn items(
 
 /// An item read from its shard, and cached.
 async fn item_from_database(state: &AppState, id: ItemId) -> Result<Item, AppError> {
-    let shard = state.shards.for_id(&id)?;
-    let mut connection = shard.acquire().await?;
-    let item = repo::get_item(&mut connection, id)
-        .await
-        .map_err(db(shard))?
-        .ok_or_else(|| AppError::not_found("item"))?;
+    let item = read_item(state, id).await?;
     cache::put_item(&state.redis, &item).await;
     Ok(item)
+}
+
+/// An item read from its shard.
+async fn read_item(state: &AppState, id: ItemId) -> Result<Item, AppError> {
+    let shard = state.shards.for_id(&id)?;
+    let mut connection = shard.acquire().await?;
+    repo::get_item(&mut connection, id)
+        .await
+        .map_err(db(shard))?
+        .ok_or_else(|| AppError::not_found("item"))
 }
 
 /// Changes the fields a patch names.

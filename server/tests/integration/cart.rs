@@ -1,6 +1,8 @@
 //! The cart: a visitor's by cookie, a customer's by account, merged at sign-in, always re-read
 //! against the catalog.
 
+use app::catalog::cache;
+use app::shard::id::ItemId;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -129,5 +131,40 @@ async fn a_visitor_fills_a_cart_that_follows_the_catalog_and_joins_the_account_a
     assert_eq!(cleared.status(), 204);
     let (_, cart) = send_json(app.client.get(app.url("/api/v1/cart")).bearer_auth(&token)).await;
     assert_eq!(cart["lines"], json!([]));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_item_read_from_its_shard_for_a_cart_line_is_cached_whether_added_or_refused() {
+    let app = spawn_app().await;
+    let category = app.create_category("Cart Cache").await;
+    let lamp = app.create_item(&category, "Desk Lamp", "25.00", 4).await;
+    let sold_out = app.create_item(&category, "Floor Lamp", "90.00", 0).await;
+    let ids: Vec<ItemId> = [&lamp, &sold_out]
+        .iter()
+        .map(|item| item["id"].as_str().unwrap().parse().unwrap())
+        .collect();
+    app::catalog::service::forget_cached_items(&app.state, &ids).await;
+    for id in &ids {
+        assert!(cache::item(&app.state.redis, id).await.is_none());
+    }
+    let visitor = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let put = |id: ItemId| {
+        visitor
+            .put(app.url(&format!("/api/v1/cart/items/{id}")))
+            .json(&json!({ "quantity": 1 }))
+    };
+    let (status, cart) = send_json(put(ids[0])).await;
+    assert_eq!(status, 200, "{cart}");
+    assert_eq!(cart["lines"][0]["item"]["name"], "Desk Lamp");
+    let cached = cache::item(&app.state.redis, &ids[0]).await;
+    assert_eq!(cached.map(|item| item.stock), Some(4));
+    let (status, refused) = send_json(put(ids[1])).await;
+    assert_eq!(status, 409, "{refused}");
+    let cached = cache::item(&app.state.redis, &ids[1]).await;
+    assert_eq!(cached.map(|item| item.stock), Some(0));
     app.stop().await;
 }
