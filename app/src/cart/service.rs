@@ -187,7 +187,7 @@ async fn set_line(
         None => None,
     };
     if let Some(refused) = refused {
-        // A sold-out item's crowd keeps asking: its copy read from the shard is cached all the same.
+        // A sold-out item's crowd keeps asking: the copy read from its shard is cached anyway.
         found.cache(state).await;
         return Err(refused);
     }

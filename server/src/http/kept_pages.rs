@@ -4,10 +4,11 @@
 //! A kept answer is sent as it was made, byte for byte, in the encoding the client prefers: it is
 //! compressed once per encoding, at its first answer in it, and never again. An item page or a
 //! search answer, sent many times, is compressed harder than a single answer could afford; a
-//! category page, made again every second, at the level of the shop's other answers. So a page cannot carry a nonce of its own in each
-//! answer: a kept page's Content-Security-Policy allows its inline scripts by their SHA-256
-//! hashes instead. An answer from a kept page says how old it is (`Age`). Only a plain `200` that sets no cookie is kept; a
-//! request with a session (cookie or bearer token) is always answered for its user.
+//! category page, made again every second, at the level of the shop's other answers. So a page
+//! cannot carry a nonce of its own in each answer: a kept page's Content-Security-Policy allows
+//! its inline scripts by their SHA-256 hashes instead. An answer from a kept page says how old it
+//! is (`Age`). Only a plain `200` that sets no cookie is kept; a request with a session (cookie or
+//! bearer token) is always answered for its user.
 
 use std::io::Write as _;
 use std::time::Instant;
@@ -35,7 +36,7 @@ use crate::config::HttpSettings;
 /// The largest answer kept.
 const MAX_PAGE_BYTES: usize = 512 * 1024;
 /// Brotli's and gzip's levels for a kept answer sent many times (of 11 and of 9). Brotli's 5
-/// makes the same size as its 6 for a quarter less CPU (a 21 KB category page: 286 against
+/// makes the same size as its 6 for a quarter less CPU (a 21 KB page of item cards: 286 against
 /// 396 µs).
 const MANY_TIMES: Levels = Levels { brotli: 5, gzip: 6 };
 /// Brotli's window, as a power of two (its default: with this crate, a smaller window than the
