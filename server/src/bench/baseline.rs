@@ -10,6 +10,11 @@
 //!   line, hold, ledger and outbox rows, one durable commit) run straight on the MariaDB servers
 //!   through sqlx, without HTTP, Redis, the cart, the catalog cache or the idempotency lookup: the
 //!   most checkouts could reach. It runs on databases of its own, over items on every shard.
+//!
+//! A ceiling is the most a side answers, and the number of clients that reaches it differs: the
+//! direct transaction fills the two cores with fewer clients than holds through the shop, whose
+//! every hold waits on a dozen more round trips. So both holds baselines are swept (see [`sweep`]),
+//! and each is read at its best.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -28,6 +33,54 @@ use crate::startup;
 
 /// Items the direct hold baseline spreads its transactions over (on every shard).
 const DIRECT_ITEMS: u32 = 300;
+
+/// How much more a doubling of the clients must answer for the sweep to double them again.
+const STILL_GROWING: f64 = 1.05;
+
+/// One closed-loop baseline measured at several numbers of clients.
+pub struct Sweep {
+    /// Each number of clients tried, in order, and what it answered.
+    pub levels: Vec<(usize, Figures)>,
+}
+
+impl Sweep {
+    /// The level that answered the most a second.
+    pub fn best(&self) -> Option<&(usize, Figures)> {
+        self.levels
+            .iter()
+            .max_by(|a, b| a.1.per_second().total_cmp(&b.1.per_second()))
+    }
+
+    /// The best level's rate (0 when nothing ran).
+    pub fn best_per_second(&self) -> f64 {
+        self.best().map_or(0.0, |(_, figures)| figures.per_second())
+    }
+}
+
+/// Measures with `from` clients, then twice as many, and so on while each doubling still answers
+/// at least [`STILL_GROWING`] times the best before it, up to `to` clients: the rate's peak, where
+/// one more client only waits longer.
+pub async fn sweep<F, Fut>(from: usize, to: usize, mut measure: F) -> Sweep
+where
+    F: FnMut(usize) -> Fut,
+    Fut: Future<Output = Figures>,
+{
+    let mut levels: Vec<(usize, Figures)> = Vec::new();
+    let mut clients = from.max(1);
+    loop {
+        let best = levels
+            .iter()
+            .map(|(_, figures)| figures.per_second())
+            .fold(0.0, f64::max);
+        let figures = measure(clients).await;
+        let growing = figures.per_second() >= best * STILL_GROWING;
+        levels.push((clients, figures));
+        if !growing || clients * 2 > to.max(from) {
+            return Sweep { levels };
+        }
+        clients *= 2;
+    }
+}
 
 /// Runs `clients` loops of `job` until `duration` has passed; `job(client, round)` answers
 /// whether its request succeeded. Latency is from each request's send to its answer.
@@ -94,27 +147,31 @@ pub async fn trivial_route(
     .await
 }
 
-/// The hold transaction's ceiling straight on MariaDB: `clients` connections, each committing one
-/// hold of one unit after the other, on databases of their own (made, then dropped).
+/// The hold transaction's ceiling straight on MariaDB, swept from `from` to `to` clients (see
+/// [`sweep`]): each client a connection committing one hold of one unit after the other, on
+/// databases of their own (made, then dropped).
 pub async fn direct_holds(
     settings: &Settings,
-    clients: usize,
+    (from, to): (usize, usize),
     duration: Duration,
-) -> anyhow::Result<Figures> {
+) -> anyhow::Result<Sweep> {
     let mut figures = None;
     super::with_own_databases(settings, |settings| {
         let figures = &mut figures;
         async move {
             let state = startup::connect(&settings, settings.http.addr)?;
             let items = Arc::new(super::checkout::make_items(&state, DIRECT_ITEMS).await?);
-            let shards = state.shards.clone();
-            let measured = closed_loop(clients, duration, move |_, _| {
-                let shards = shards.clone();
+            let measured = sweep(from, to, |clients| {
+                let shards = state.shards.clone();
                 let items = Arc::clone(&items);
-                async move {
-                    let item = &items[rand::rng().random_range(0..items.len())];
-                    hold_one(&shards, item).await.is_ok()
-                }
+                closed_loop(clients, duration, move |_, _| {
+                    let shards = shards.clone();
+                    let items = Arc::clone(&items);
+                    async move {
+                        let item = &items[rand::rng().random_range(0..items.len())];
+                        hold_one(&shards, item).await.is_ok()
+                    }
+                })
             })
             .await;
             state.shards.close().await;
@@ -158,5 +215,46 @@ async fn hold_one(shards: &app::shard::router::ShardRouter, item: &Item) -> anyh
             anyhow::bail!("{} refused a hold", item.id)
         }
         Err(ShardFailure::Error(error)) => Err(error.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A sweep whose level with `clients` clients answers `rate(clients)` a second.
+    async fn swept(from: usize, to: usize, rate: impl Fn(usize) -> usize) -> Vec<usize> {
+        let sweep = sweep(from, to, |clients| {
+            let answered = vec![Duration::from_millis(1); rate(clients)];
+            async move { Figures::new(answered, 0, Duration::from_secs(1)) }
+        })
+        .await;
+        sweep.levels.iter().map(|(clients, _)| *clients).collect()
+    }
+
+    #[tokio::test]
+    async fn a_sweep_doubles_the_clients_until_the_rate_stops_growing() {
+        let peak_at_32 = |clients: usize| [100, 200, 300, 290][clients.ilog2() as usize - 3];
+        assert_eq!(swept(8, 512, peak_at_32).await, [8, 16, 32, 64]);
+        // Less than 5 % more is not growing: the sweep stops there.
+        assert_eq!(swept(8, 512, |clients| 1000 + clients).await, [8, 16]);
+    }
+
+    #[tokio::test]
+    async fn a_sweep_never_goes_past_its_most_clients() {
+        assert_eq!(swept(8, 40, |clients| clients * 100).await, [8, 16, 32]);
+        assert_eq!(swept(0, 0, |_| 10).await, [1]);
+    }
+
+    #[tokio::test]
+    async fn the_best_level_is_the_one_that_answered_most() {
+        let sweep = sweep(4, 64, |clients| {
+            let answered =
+                vec![Duration::from_millis(1); [50, 80, 70][clients.ilog2() as usize - 2]];
+            async move { Figures::new(answered, 0, Duration::from_secs(1)) }
+        })
+        .await;
+        assert_eq!(sweep.best().map(|(clients, _)| *clients), Some(8));
+        assert!((sweep.best_per_second() - 80.0).abs() < 1e-9);
     }
 }

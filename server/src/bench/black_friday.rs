@@ -24,6 +24,7 @@ use serde_json::{Value, json};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::time::Instant;
 
+use super::baseline::Sweep;
 use super::cpu::CpuReading;
 use super::stage::{ShopProcess, Stage};
 use super::{Figures, baseline};
@@ -885,55 +886,65 @@ struct Baselines {
     first_reads: Figures,
     /// The read mix's next pass, from what the first kept.
     reads: Figures,
-    direct_holds: Figures,
-    holds: Figures,
+    direct_holds: Sweep,
+    holds: Sweep,
 }
 
 impl Baselines {
     /// The baselines' table, and the run's own rates (`reads_per_s` answered reads, `holds_per_s`
     /// held checkouts) as shares of the ceilings.
     fn table(&self, reads_per_s: f64, holds_per_s: f64) -> String {
-        let share = |part: f64, whole: &Figures| {
-            format!(
-                "{:.0} %",
-                100.0 * part / whole.per_second().max(f64::EPSILON)
-            )
-        };
+        let share =
+            |part: f64, whole: f64| format!("{:.0} %", 100.0 * part / whole.max(f64::EPSILON));
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "baselines, closed loop, {} clients, {:?} each:",
-            self.clients, self.duration
+            "baselines, closed loop, {:?} each; reads with {} clients, holds swept from {} clients \
+             up while the rate grows (the best level of each side, *, is its ceiling):",
+            self.duration,
+            self.clients,
+            sweep_from(self.clients)
         );
         let _ = writeln!(
             out,
             "| what | per second | p50 ms | p99 ms | max ms | errors | of the ceiling |"
         );
         let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|");
-        let rows = [
+        let trivial = self.trivial.per_second();
+        let reads = [
             (
-                "ceiling: trivial route (`GET /livez`), same HTTP stack",
-                &self.trivial,
+                "ceiling: trivial route (`GET /livez`), same HTTP stack".to_owned(),
                 &self.trivial,
             ),
             (
-                "Surge: the read mix, first pass (pages made and kept)",
+                "Surge: the read mix, first pass (pages made and kept)".to_owned(),
                 &self.first_reads,
-                &self.trivial,
             ),
-            ("Surge: the read mix, next pass", &self.reads, &self.trivial),
+            ("Surge: the read mix, next pass".to_owned(), &self.reads),
+        ];
+        let direct = self.direct_holds.best_per_second();
+        let holds = [
             (
                 "ceiling: the hold transaction straight on MariaDB",
-                &self.direct_holds,
                 &self.direct_holds,
             ),
             (
                 "Surge: holds (cart line + checkout), as fast as it answers",
                 &self.holds,
-                &self.direct_holds,
             ),
         ];
-        for (what, figures, ceiling) in rows {
+        let swept = holds.iter().flat_map(|(what, sweep)| {
+            let best = sweep.best().map(|(clients, _)| *clients);
+            sweep.levels.iter().map(move |(clients, figures)| {
+                let mark = if Some(*clients) == best { " *" } else { "" };
+                (format!("{what}, {clients} clients{mark}"), figures)
+            })
+        });
+        for (what, figures, ceiling) in reads
+            .into_iter()
+            .map(|(what, figures)| (what, figures, trivial))
+            .chain(swept.map(|(what, figures)| (what, figures, direct)))
+        {
             let _ = writeln!(
                 out,
                 "| {what} {} {} |",
@@ -943,13 +954,28 @@ impl Baselines {
         }
         let _ = writeln!(
             out,
+            "Surge's holds at their best = {} of the direct hold transaction's best",
+            share(self.holds.best_per_second(), direct)
+        );
+        let _ = writeln!(
+            out,
             "the run: {reads_per_s:.0} reads/s answered = {} of the trivial route's ceiling; \
              {holds_per_s:.0} holds/s = {} of the direct hold transaction's",
-            share(reads_per_s, &self.trivial),
-            share(holds_per_s, &self.direct_holds)
+            share(reads_per_s, trivial),
+            share(holds_per_s, direct)
         );
         out
     }
+}
+
+/// The fewest clients the holds baselines are swept from: half the reads' clients.
+fn sweep_from(clients: usize) -> usize {
+    (clients / 2).max(1)
+}
+
+/// The most clients the holds baselines are swept to: eight times the reads' clients.
+fn sweep_to(clients: usize) -> usize {
+    clients * 8
 }
 
 /// Waits until what came before the run has passed through the shop: every database's outbox
@@ -981,16 +1007,17 @@ async fn settle(state: &AppState) -> anyhow::Result<()> {
 }
 
 /// Measures the baselines on the open stage, one after the other, before the mix: the trivial
-/// route and the direct hold transaction (see `baseline`), and Surge's read mix (twice: the first
-/// pass makes the pages the shop keeps, as a sale's first minutes do) and holds closed-loop with
-/// the same number of clients. The holds made are canceled afterwards.
+/// route and Surge's read mix (twice: the first pass makes the pages the shop keeps, as a sale's
+/// first minutes do) with `clients` clients, then the direct hold transaction and Surge's holds,
+/// each swept over numbers of clients to its peak (see `baseline`). The holds made are canceled
+/// afterwards.
 async fn measure_baselines(
     settings: &Settings,
     parts: &Arc<Parts>,
     clients: usize,
     duration: Duration,
 ) -> anyhow::Result<Baselines> {
-    eprintln!("baselines: {clients} clients, {duration:?} each…");
+    eprintln!("baselines: {clients} clients (holds swept), {duration:?} each…");
     let trivial = baseline::trivial_route(&parts.client, &parts.shop, clients, duration).await;
     let read_mix = || {
         let parts = Arc::clone(parts);
@@ -1001,32 +1028,32 @@ async fn measure_baselines(
     };
     let first_reads = read_mix().await;
     let reads = read_mix().await;
-    let direct_holds = baseline::direct_holds(settings, clients, duration).await?;
+    let swept = (
+        sweep_from(clients),
+        sweep_to(clients).min(parts.tokens.len()),
+    );
+    let direct_holds = baseline::direct_holds(settings, swept, duration).await?;
     let made: Arc<Mutex<Vec<(usize, String)>>> = Arc::default();
-    let holds = {
+    let key: u64 = rand::random();
+    let holds = baseline::sweep(swept.0, swept.1, |clients| {
         let parts = Arc::clone(parts);
         let made = Arc::clone(&made);
-        let key: u64 = rand::random();
-        baseline::closed_loop(
-            clients.min(parts.tokens.len()),
-            duration,
-            move |client, round| {
-                let parts = Arc::clone(&parts);
-                let made = Arc::clone(&made);
-                async move {
-                    let key = format!("baseline-{key:016x}-{client}-{round}");
-                    let Some(order) = hold_through_shop(&parts, client, &key).await else {
-                        return false;
-                    };
-                    if let Ok(mut made) = made.lock() {
-                        made.push((client, order));
-                    }
-                    true
+        baseline::closed_loop(clients, duration, move |client, round| {
+            let parts = Arc::clone(&parts);
+            let made = Arc::clone(&made);
+            async move {
+                let key = format!("baseline-{key:016x}-{clients}-{client}-{round}");
+                let Some(order) = hold_through_shop(&parts, client, &key).await else {
+                    return false;
+                };
+                if let Ok(mut made) = made.lock() {
+                    made.push((client, order));
                 }
-            },
-        )
-        .await
-    };
+                true
+            }
+        })
+    })
+    .await;
     let made = made.lock().map(|made| made.clone()).unwrap_or_default();
     eprintln!("canceling the {} baseline holds…", made.len());
     let canceled = made.chunks(clients).map(|chunk| {

@@ -85,6 +85,24 @@ async fn a_small_black_friday_mix_is_served_without_errors_and_audits_clean() {
         assert!(per_second > 0.0, "{line}");
         assert_eq!(cells[6], "0", "errors: {line}");
     }
+    // Both holds baselines were swept over at least two numbers of clients, one marked the best.
+    for side in ["straight on MariaDB", "holds (cart line"] {
+        let levels: Vec<&str> = outcome
+            .report
+            .lines()
+            .filter(|line| line.starts_with('|') && line.contains(side))
+            .collect();
+        assert!(levels.len() >= 2, "{}", outcome.report);
+        assert_eq!(
+            levels
+                .iter()
+                .filter(|line| line.contains(" clients *"))
+                .count(),
+            1,
+            "{}",
+            outcome.report
+        );
+    }
 }
 
 #[tokio::test]
