@@ -899,11 +899,9 @@ impl Baselines {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "baselines, closed loop, {:?} each; reads with {} clients, holds swept from {} clients \
-             up while the rate grows (the best level of each side, *, is its ceiling):",
-            self.duration,
-            self.clients,
-            sweep_from(self.clients)
+            "baselines, closed loop, {:?} each; reads with {} clients, holds with each number of \
+             clients below (each side's best, *, is its ceiling):",
+            self.duration, self.clients
         );
         let _ = writeln!(
             out,
@@ -973,9 +971,9 @@ fn sweep_from(clients: usize) -> usize {
     (clients / 2).max(1)
 }
 
-/// The most clients the holds baselines are swept to: eight times the reads' clients.
+/// The most clients the holds baselines are swept to: four times the reads' clients.
 fn sweep_to(clients: usize) -> usize {
-    clients * 8
+    clients * 4
 }
 
 /// Waits until what came before the run has passed through the shop: every database's outbox
