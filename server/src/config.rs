@@ -84,10 +84,23 @@ pub struct HttpSettings {
     pub compression_level: u32,
     /// Answers smaller than this go as they are: compressing them saves bytes but no round trip.
     pub compression_min_bytes: u16,
+    /// The most requests a copy works on at once (see `http::brake`); the probes do not count.
+    pub max_in_flight: u32,
+    /// How long a request past `max_in_flight` waits for its turn before it is answered `503`.
+    pub queue_wait_ms: u64,
 }
 
 impl HttpSettings {
     fn validate(&self) -> Result<(), String> {
+        if self.max_in_flight == 0 {
+            return Err("http.max_in_flight must be at least 1".into());
+        }
+        if self.queue_wait_ms >= self.request_timeout_ms {
+            return Err(format!(
+                "http.queue_wait_ms ({}) must be shorter than http.request_timeout_ms ({})",
+                self.queue_wait_ms, self.request_timeout_ms
+            ));
+        }
         if self.compression_level > 9 {
             return Err(format!(
                 "http.compression_level: {} is not between 0 (off) and 9",
@@ -126,6 +139,8 @@ impl Default for Settings {
                 request_timeout_ms: 15_000,
                 compression_level: COMPRESSION_LEVEL,
                 compression_min_bytes: COMPRESSION_MIN_BYTES,
+                max_in_flight: 1024,
+                queue_wait_ms: 250,
             },
             site: SiteSettings {
                 root: "target/site".into(),
@@ -221,6 +236,24 @@ mod tests {
             assert_eq!(settings.checkout.hold_seconds, 30);
             assert_eq!(settings.database.server_copies, 4);
             assert_eq!(settings.database.prefix, "override");
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[expect(
+        clippy::result_large_err,
+        reason = "figment::Jail fixes the closure's error type"
+    )]
+    fn a_brake_without_turns_or_waiting_past_the_timeout_is_refused_and_named() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("SURGE_HTTP__MAX_IN_FLIGHT", "0");
+            let error = Settings::load(None).expect_err("refused");
+            assert!(error.to_string().contains("http.max_in_flight"), "{error}");
+            jail.set_env("SURGE_HTTP__MAX_IN_FLIGHT", "64");
+            jail.set_env("SURGE_HTTP__QUEUE_WAIT_MS", "15000");
+            let error = Settings::load(None).expect_err("refused");
+            assert!(error.to_string().contains("http.queue_wait_ms"), "{error}");
             Ok(())
         });
     }

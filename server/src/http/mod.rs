@@ -1,7 +1,8 @@
 //! The HTTP router: the Leptos pages and server functions, the REST API, `/healthz` and `/livez`, item pictures,
-//! the site's bundle, and the layers every request passes through (tracing, timeout, body limit,
-//! compression, security headers).
+//! the site's bundle, and the layers every request passes through (the brake, tracing, timeout,
+//! body limit, compression, security headers).
 
+mod brake;
 mod health;
 mod images;
 mod kept_pages;
@@ -89,6 +90,10 @@ pub fn router(state: AppState, settings: &HttpSettings) -> Router {
             Duration::from_millis(settings.request_timeout_ms),
         ))
         .layer(TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn_with_state(
+            brake::Brake::new(settings),
+            brake::take_turn,
+        ))
 }
 
 fn security_header(name: &'static str, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
