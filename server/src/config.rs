@@ -139,8 +139,8 @@ impl Default for Settings {
                 request_timeout_ms: 15_000,
                 compression_level: COMPRESSION_LEVEL,
                 compression_min_bytes: COMPRESSION_MIN_BYTES,
-                max_in_flight: 1024,
-                queue_wait_ms: 250,
+                max_in_flight: 512,
+                queue_wait_ms: 100,
             },
             site: SiteSettings {
                 root: "target/site".into(),
