@@ -91,10 +91,9 @@ pub async fn take_turn(State(brake): State<Brake>, request: Request, next: Next)
     if is_probe(request.uri().path()) {
         return next.run(request).await;
     }
-    let turns = Arc::clone(&brake.turns);
-    let turn = match turns.clone().try_acquire_owned() {
+    let turn = match Arc::clone(&brake.turns).try_acquire_owned() {
         Ok(turn) => Some(turn),
-        Err(_) => tokio::time::timeout(brake.wait, turns.acquire_owned())
+        Err(_) => tokio::time::timeout(brake.wait, Arc::clone(&brake.turns).acquire_owned())
             .await
             .ok()
             .and_then(Result::ok),
