@@ -307,7 +307,8 @@ pub async fn item_from_entry(
 }
 
 /// Several items (cached), read from the cache in one round trip and the misses from their
-/// shards in one query each: those found, by ID. An ID missing from the answer names no item.
+/// shards in one query each, then cached in one more round trip: those found, by ID. An ID
+/// missing from the answer names no item.
 pub async fn items(
     state: &AppState,
     ids: impl IntoIterator<Item = ItemId>,
@@ -324,6 +325,7 @@ pub async fn items(
             None => missed.entry(id.shard()).or_default().push(id.local()),
         }
     }
+    let mut to_cache = redis::pipe();
     for (shard, locals) in missed {
         let database = state.shards.shard(shard)?;
         let mut connection = database.acquire().await?;
@@ -332,8 +334,15 @@ pub async fn items(
             .map_err(db(database))?;
         drop(connection);
         for item in read {
-            cache::put_item(&state.redis, &item).await;
+            cache::put_item_in(&mut to_cache, &state.redis, &item);
             found.insert(item.id, item);
+        }
+    }
+    if !to_cache.is_empty() {
+        let cached: redis::RedisResult<()> =
+            to_cache.query_async(&mut state.redis.connection()).await;
+        if let Err(error) = cached {
+            tracing::debug!(%error, "items not cached; read from their shards next time too");
         }
     }
     Ok(found)

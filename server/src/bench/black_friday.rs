@@ -977,8 +977,8 @@ fn sweep_to(clients: usize) -> usize {
 }
 
 /// Waits until what came before the run has passed through the shop: every database's outbox
-/// relayed (the baselines' 5,000 holds and their cancels are as many events), then the search
-/// index's next update. The run then measures the mix, not the baselines' aftermath.
+/// relayed (the baselines' tens of thousands of holds and cancels are as many events), then the
+/// search index's next update. The run then measures the mix, not the baselines' aftermath.
 async fn settle(state: &AppState) -> anyhow::Result<()> {
     eprintln!("waiting for the events before the run to pass through the shop…");
     let until = Instant::now() + SETTLE_WITHIN;
@@ -1007,8 +1007,8 @@ async fn settle(state: &AppState) -> anyhow::Result<()> {
 /// Measures the baselines on the open stage, one after the other, before the mix: the trivial
 /// route and Surge's read mix (twice: the first pass makes the pages the shop keeps, as a sale's
 /// first minutes do) with `clients` clients, then the direct hold transaction and Surge's holds,
-/// each swept over numbers of clients to its peak (see `baseline`). The holds made are canceled
-/// afterwards.
+/// each at every number of clients from half to four times as many (see `baseline::sweep`). The
+/// holds made are canceled afterwards.
 async fn measure_baselines(
     settings: &Settings,
     parts: &Arc<Parts>,
