@@ -6,12 +6,18 @@
 //! invalidation. Redis being down makes reads slower (straight to the database), never failing:
 //! every error here is logged and treated as a miss.
 //!
-//! A category's listing pages are the exception: every hold changes an item's stock, so dropping
-//! them on every item event would leave nothing cached in a sale. They live [`LISTING_TTL_MS`]
-//! from when the category's first page is cached (the stock they show lags by that much at most,
-//! and a second more on a page the server keeps rendered for visitors, see `kept_pages`; an
-//! item's own page is dropped with its entry), and an admin's change to the category's items
-//! drops them at once.
+//! A hold is the exception among writes: it only lowers an item's stock, and a sale makes hundreds
+//! a second, so dropping the item's entry at each one sent most of the next buyers' cart lines to
+//! the item's shard. A hold's entry is aged instead ([`age_items_in`]): it lives [`HELD_LAG_MS`]
+//! more at most, so the stock it shows is that much late, and only ever too high, which no rule
+//! trusts (checkout's transaction decides, and the stock gate takes a count that errs high as
+//! harmless). Every other change (units given back, a restock, an admin's edit) still drops it.
+//!
+//! A category's listing pages go further: every hold changes an item's stock, so dropping them on
+//! every item event would leave nothing cached in a sale. They live [`LISTING_TTL_MS`] from when
+//! the category's first page is cached (the stock they show lags by that much at most, and a
+//! second more on a page the server keeps rendered for visitors, see `kept_pages`; an item's own
+//! page goes with its entry), and an admin's change to the category's items drops them at once.
 
 use redis::AsyncCommands;
 use serde::Serialize;
@@ -134,6 +140,22 @@ pub fn forget_items_in(pipe: &mut redis::Pipeline, redis: &Redis, ids: &[ItemId]
     if !ids.is_empty() {
         let keys: Vec<String> = ids.iter().map(|id| item_key(redis, id)).collect();
         pipe.del(keys).ignore();
+    }
+}
+
+/// How long an item's cached copy lives after a hold took some of its stock.
+pub const HELD_LAG_MS: u64 = 1000;
+
+/// Adds the ageing of these items' cached copies to `pipe` (their answers ignored): each lives
+/// [`HELD_LAG_MS`] more at most, and one due to expire sooner keeps its time (`LT`), so a hot
+/// item's entry is read again once in that time however many holds it gets.
+pub fn age_items_in(pipe: &mut redis::Pipeline, redis: &Redis, ids: &[ItemId]) {
+    for id in ids {
+        pipe.cmd("PEXPIRE")
+            .arg(item_key(redis, id))
+            .arg(HELD_LAG_MS)
+            .arg("LT")
+            .ignore();
     }
 }
 

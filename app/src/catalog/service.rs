@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use sqlx::error::ErrorKind;
@@ -581,7 +582,7 @@ pub async fn ledger_mismatches(state: &AppState) -> Result<Vec<(ItemId, i64, i64
     Ok(mismatches)
 }
 
-/// Drops these items' cached copies after changes made outside this module (holds, releases,
+/// Drops these items' cached copies after changes made outside this module (units given back,
 /// sales), in one round trip.
 pub async fn forget_cached_items(state: &AppState, ids: &[ItemId]) {
     if let Err(error) = forget_cached_items_with(state, ids, redis::pipe()).await {
@@ -594,22 +595,49 @@ pub async fn forget_cached_items(state: &AppState, ids: &[ItemId]) {
 pub async fn forget_cached_items_with(
     state: &AppState,
     ids: &[ItemId],
+    pipe: redis::Pipeline,
+) -> redis::RedisResult<()> {
+    drop_cached_items_with(state, ids, &[], pipe).await
+}
+
+/// Ages the cached copies of items a hold took stock from (see `cache::age_items_in`): their
+/// Redis entries, sent in `pipe` with what the caller put in it, then the pages this copy keeps.
+pub async fn age_cached_items_with(
+    state: &AppState,
+    ids: &[ItemId],
+    pipe: redis::Pipeline,
+) -> redis::RedisResult<()> {
+    drop_cached_items_with(state, &[], ids, pipe).await
+}
+
+/// Drops the cached copies of `changed` and ages those of `held`: the Redis entries first, in
+/// `pipe` with what the caller put in it, then the pages this copy keeps, so that no page made
+/// from an entry that was about to go is kept.
+async fn drop_cached_items_with(
+    state: &AppState,
+    changed: &[ItemId],
+    held: &[ItemId],
     mut pipe: redis::Pipeline,
 ) -> redis::RedisResult<()> {
-    cache::forget_items_in(&mut pipe, &state.redis, ids);
+    cache::forget_items_in(&mut pipe, &state.redis, changed);
+    cache::age_items_in(&mut pipe, &state.redis, held);
     let sent = if pipe.is_empty() {
         Ok(())
     } else {
         pipe.query_async(&mut state.redis.connection()).await
     };
-    state.pages.forget_items(ids);
+    state.pages.forget_items(changed);
+    state
+        .pages
+        .age_items(held, Duration::from_millis(cache::HELD_LAG_MS));
     sent
 }
 
-/// Applies a batch of events from the stream: drops what this copy's readers could see stale,
-/// every key in one round trip.
+/// Applies a batch of events from the stream: drops what this copy's readers could see stale
+/// (ages what a hold changed), every key in one round trip.
 pub async fn apply_events(state: &AppState, events: &[Event]) {
     let mut items = Vec::new();
+    let mut held = Vec::new();
     let mut gates = Vec::new();
     for event in events {
         match event {
@@ -621,16 +649,16 @@ pub async fn apply_events(state: &AppState, events: &[Event]) {
             // The gate's count took the held units when it admitted the checkout (one admitted
             // without it can only leave the count too high, which the database corrects): dropping
             // it would let the crowd behind through to the row until it is set again.
-            Event::StockHeld { item_id, .. } => items.push(*item_id),
+            Event::StockHeld { item_id, .. } => held.push(*item_id),
             Event::OrderChanged { .. } => {}
         }
     }
-    if items.is_empty() {
+    if items.is_empty() && held.is_empty() {
         return;
     }
     let mut pipe = redis::pipe();
     crate::checkout::gate::forget_in(&mut pipe, &state.redis, &gates);
-    if let Err(error) = forget_cached_items_with(state, &items, pipe).await {
-        tracing::warn!(%error, "cached items not dropped; they expire");
+    if let Err(error) = drop_cached_items_with(state, &items, &held, pipe).await {
+        tracing::warn!(%error, "cached items not dropped or aged; they expire");
     }
 }

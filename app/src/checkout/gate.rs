@@ -10,7 +10,8 @@
 //! The gate only ever says no; every unit sold is still decided by the row's conditional update,
 //! so it can never oversell, whatever the count says. The count errs high (harmlessly: the
 //! database refuses the extra buyers) and low only briefly, and every way back is bounded:
-//! - it lives two seconds, then is set again from the catalog;
+//! - it lives two seconds, then is set again from the catalog (whose stock a hold lowers a
+//!   second late at most: too high, never too low, see `catalog::cache`);
 //! - the item's event when units come back or its stock is set (a cancel, an expired hold, a
 //!   restock, an admin's edit) drops it in every copy. A hold's event does not: the count took
 //!   the units when it admitted the checkout, and a hold it did not admit can only leave it high;

@@ -347,15 +347,16 @@ async fn check_out_admitted(
             ShardFailure::Error(error) => error,
         });
     }
-    // The held items' cached copies are dropped (their stock changed) and the cart emptied, in
-    // one round trip. (A failed checkout's released orders drop theirs in `release`.)
+    // The held items' cached copies are aged (their stock went down: see `catalog::cache`) and
+    // the cart emptied, in one round trip. (A failed checkout's released orders drop theirs in
+    // `release`.)
     let mut pipe = redis::pipe();
     store::clear_in(&mut pipe, &state.redis, &owner);
     let held: Vec<ItemId> = orders
         .iter()
         .flat_map(|order| order.lines.iter().map(|line| line.item_id))
         .collect();
-    catalog::forget_cached_items_with(state, &held, pipe)
+    catalog::age_cached_items_with(state, &held, pipe)
         .await
         .map_err(RedisError::from)?;
     tracing::info!(
