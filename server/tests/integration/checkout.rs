@@ -325,6 +325,36 @@ async fn a_retry_completes_a_checkout_that_died_between_shards() {
 }
 
 #[tokio::test]
+async fn a_hold_ages_its_items_cached_copy_and_units_given_back_drop_it() {
+    use app::catalog::cache;
+
+    let app = spawn_app().await;
+    let category = app.create_category("Aged Copies").await;
+    let item = app.create_item(&category, "Aged Lamp", "45.00", 5).await;
+    let id: ItemId = item["id"].as_str().unwrap().parse().unwrap();
+    let buyers = customers(&app.state, "aged", 1).await;
+    fill_cart(&app.state, buyers[0].0, &[(&item, 2)]).await;
+    let (status, held) = check_out(&app, &buyers[0].1, "aged-key-01").await;
+    assert_eq!(status, 201, "{held}");
+    // The copy checkout read is still there, the stock before the hold: too high, for a moment.
+    let cached = cache::item(&app.state.redis, &id).await;
+    assert_eq!(cached.map(|item| item.stock), Some(5), "aged, not dropped");
+    tokio::time::sleep(std::time::Duration::from_millis(cache::HELD_LAG_MS + 200)).await;
+    assert!(
+        cache::item(&app.state.redis, &id).await.is_none(),
+        "gone once aged"
+    );
+    assert_eq!(stock_of(&app, &item).await, 3);
+    // Units given back drop it at once: the stock went up.
+    assert!(cache::item(&app.state.redis, &id).await.is_some());
+    cancel_first_order(&app, &held, &buyers[0].1).await;
+    assert!(cache::item(&app.state.redis, &id).await.is_none());
+    assert_eq!(stock_of(&app, &item).await, 5);
+    assert_audit_clean(&app).await;
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn a_canceled_order_gives_its_stock_back_once_and_is_private() {
     let app = spawn_app().await;
     let category = app.create_category("Cancel").await;
