@@ -58,17 +58,28 @@ impl Sweep {
 /// closed-loop baseline. (A rule that stops once a doubling answers no more stopped too early: in
 /// the shop's latency-bound range, twice the clients can answer the same and four times a sixth
 /// more.)
-pub async fn sweep<F, Fut>(from: usize, to: usize, mut measure: F) -> Sweep
+pub async fn sweep<F, Fut>(from: usize, to: usize, measure: F) -> Sweep
 where
     F: FnMut(usize) -> Fut,
     Fut: Future<Output = Figures>,
+{
+    Sweep {
+        levels: levels(from, to, measure).await,
+    }
+}
+
+/// What `measure` answers with `from` clients, then twice as many, and so on up to `to`.
+async fn levels<T, F, Fut>(from: usize, to: usize, mut measure: F) -> Vec<(usize, T)>
+where
+    F: FnMut(usize) -> Fut,
+    Fut: Future<Output = T>,
 {
     let mut levels = Vec::new();
     let mut clients = from.max(1);
     loop {
         levels.push((clients, measure(clients).await));
         if clients * 2 > to.max(from) {
-            return Sweep { levels };
+            return levels;
         }
         clients *= 2;
     }
@@ -139,40 +150,55 @@ pub async fn trivial_route(
     .await
 }
 
-/// The hold transaction's ceiling straight on MariaDB, swept from `from` to `to` clients (see
-/// [`sweep`]): each client a connection committing one hold of one unit after the other, on
-/// databases of their own (made, then dropped).
-pub async fn direct_holds(
+/// Both holds baselines, swept from `from` to `to` clients (see [`sweep`]), level by level: the
+/// hold transaction's ceiling straight on MariaDB (each client a connection committing one hold
+/// of one unit after the other, on databases of their own, made, then dropped), then `surge`'s
+/// holds with as many clients. Taking turns level by level, not side after side, lets a slow
+/// minute of the machine (or the database's clean-up after one side's writes) fall on both.
+/// Answers (the direct transaction's sweep, Surge's).
+pub async fn holds<F, Fut>(
     settings: &Settings,
     (from, to): (usize, usize),
     duration: Duration,
-) -> anyhow::Result<Sweep> {
-    let mut figures = None;
+    mut surge: F,
+) -> anyhow::Result<(Sweep, Sweep)>
+where
+    F: FnMut(usize) -> Fut,
+    Fut: Future<Output = Figures>,
+{
+    let mut measured = None;
     super::with_own_databases(settings, |settings| {
-        let figures = &mut figures;
+        let measured = &mut measured;
+        let surge = &mut surge;
         async move {
             let state = startup::connect(&settings, settings.http.addr)?;
             let items = Arc::new(super::checkout::make_items(&state, DIRECT_ITEMS).await?);
-            let measured = sweep(from, to, |clients| {
+            let both = levels(from, to, |clients| {
                 let shards = state.shards.clone();
                 let items = Arc::clone(&items);
-                closed_loop(clients, duration, move |_, _| {
+                let direct = closed_loop(clients, duration, move |_, _| {
                     let shards = shards.clone();
                     let items = Arc::clone(&items);
                     async move {
                         let item = &items[rand::rng().random_range(0..items.len())];
                         hold_one(&shards, item).await.is_ok()
                     }
-                })
+                });
+                let through_surge = surge(clients);
+                async move { (direct.await, through_surge.await) }
             })
             .await;
             state.shards.close().await;
-            *figures = Some(measured);
+            let (direct, surge): (Vec<_>, Vec<_>) = both
+                .into_iter()
+                .map(|(clients, (direct, surge))| ((clients, direct), (clients, surge)))
+                .unzip();
+            *measured = Some((Sweep { levels: direct }, Sweep { levels: surge }));
             Ok(())
         }
     })
     .await?;
-    figures.ok_or_else(|| anyhow::anyhow!("the direct hold baseline did not run"))
+    measured.ok_or_else(|| anyhow::anyhow!("the holds baselines did not run"))
 }
 
 /// One hold of one unit of `item` for a customer of its own, committed: the hold transaction and

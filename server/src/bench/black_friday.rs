@@ -1007,8 +1007,8 @@ async fn settle(state: &AppState) -> anyhow::Result<()> {
 /// Measures the baselines on the open stage, one after the other, before the mix: the trivial
 /// route and Surge's read mix (twice: the first pass makes the pages the shop keeps, as a sale's
 /// first minutes do) with `clients` clients, then the direct hold transaction and Surge's holds,
-/// each at every number of clients from half to four times as many (see `baseline::sweep`). The
-/// holds made are canceled afterwards.
+/// taking turns at every number of clients from half to four times as many (see
+/// `baseline::holds`). The holds made are canceled afterwards.
 async fn measure_baselines(
     settings: &Settings,
     parts: &Arc<Parts>,
@@ -1030,10 +1030,9 @@ async fn measure_baselines(
         sweep_from(clients),
         sweep_to(clients).min(parts.tokens.len()),
     );
-    let direct_holds = baseline::direct_holds(settings, swept, duration).await?;
     let made: Arc<Mutex<Vec<(usize, String)>>> = Arc::default();
     let key: u64 = rand::random();
-    let holds = baseline::sweep(swept.0, swept.1, |clients| {
+    let (direct_holds, holds) = baseline::holds(settings, swept, duration, |clients| {
         let parts = Arc::clone(parts);
         let made = Arc::clone(&made);
         baseline::closed_loop(clients, duration, move |client, round| {
@@ -1051,7 +1050,7 @@ async fn measure_baselines(
             }
         })
     })
-    .await;
+    .await?;
     let made = made.lock().map(|made| made.clone()).unwrap_or_default();
     eprintln!("canceling the {} baseline holds…", made.len());
     let canceled = made.chunks(clients).map(|chunk| {
