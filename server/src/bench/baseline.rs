@@ -14,7 +14,7 @@
 //! A ceiling is the most a side answers, and the number of clients that reaches it differs: the
 //! direct transaction fills the two cores with fewer clients than holds through the shop, whose
 //! every hold waits on a dozen more round trips. So both holds baselines are measured at several
-//! numbers of clients (see [`sweep`]), and each is read at its best.
+//! numbers of clients (see [`holds`]), and each is read at its best.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -54,21 +54,10 @@ impl Sweep {
     }
 }
 
-/// Measures with `from` clients, then twice as many, and so on up to `to`: each level one
-/// closed-loop baseline. (A rule that stops once a doubling answers no more stopped too early: in
-/// the shop's latency-bound range, twice the clients can answer the same and four times a sixth
-/// more.)
-pub async fn sweep<F, Fut>(from: usize, to: usize, measure: F) -> Sweep
-where
-    F: FnMut(usize) -> Fut,
-    Fut: Future<Output = Figures>,
-{
-    Sweep {
-        levels: levels(from, to, measure).await,
-    }
-}
-
-/// What `measure` answers with `from` clients, then twice as many, and so on up to `to`.
+/// What `measure` answers with `from` clients, then twice as many, and so on up to `to`: each
+/// level one closed-loop baseline. (A rule that stops once a doubling answers no more stopped
+/// too early: in the shop's latency-bound range, twice the clients can answer the same and four
+/// times a sixth more.)
 async fn levels<T, F, Fut>(from: usize, to: usize, mut measure: F) -> Vec<(usize, T)>
 where
     F: FnMut(usize) -> Fut,
@@ -150,7 +139,7 @@ pub async fn trivial_route(
     .await
 }
 
-/// Both holds baselines, swept from `from` to `to` clients (see [`sweep`]), level by level: the
+/// Both holds baselines, swept from `from` to `to` clients (see [`levels`]), level by level: the
 /// hold transaction's ceiling straight on MariaDB (each client a connection committing one hold
 /// of one unit after the other, on databases of their own, made, then dropped), then `surge`'s
 /// holds with as many clients. Taking turns level by level, not side after side, lets a slow
@@ -240,31 +229,29 @@ async fn hold_one(shards: &app::shard::router::ShardRouter, item: &Item) -> anyh
 mod tests {
     use super::*;
 
-    /// A sweep whose level with `clients` clients answers `rate(clients)` a second.
-    async fn swept(from: usize, to: usize, rate: impl Fn(usize) -> usize) -> Vec<usize> {
-        let sweep = sweep(from, to, |clients| {
-            let answered = vec![Duration::from_millis(1); rate(clients)];
-            async move { Figures::new(answered, 0, Duration::from_secs(1)) }
-        })
-        .await;
-        sweep.levels.iter().map(|(clients, _)| *clients).collect()
+    /// The numbers of clients of a sweep from `from` to `to`.
+    async fn swept(from: usize, to: usize) -> Vec<usize> {
+        let levels = levels(from, to, |clients| async move { clients }).await;
+        levels.iter().map(|(clients, _)| *clients).collect()
     }
 
     #[tokio::test]
     async fn a_sweep_doubles_the_clients_up_to_its_most() {
-        assert_eq!(swept(8, 64, |clients| clients).await, [8, 16, 32, 64]);
-        assert_eq!(swept(8, 40, |clients| clients).await, [8, 16, 32]);
-        assert_eq!(swept(0, 0, |_| 10).await, [1]);
+        assert_eq!(swept(8, 64).await, [8, 16, 32, 64]);
+        assert_eq!(swept(8, 40).await, [8, 16, 32]);
+        assert_eq!(swept(0, 0).await, [1]);
     }
 
     #[tokio::test]
     async fn the_best_level_is_the_one_that_answered_most() {
-        let sweep = sweep(4, 32, |clients| {
-            let answered =
-                vec![Duration::from_millis(1); [50, 80, 70, 75][clients.ilog2() as usize - 2]];
-            async move { Figures::new(answered, 0, Duration::from_secs(1)) }
-        })
-        .await;
+        let sweep = Sweep {
+            levels: levels(4, 32, |clients| {
+                let answered =
+                    vec![Duration::from_millis(1); [50, 80, 70, 75][clients.ilog2() as usize - 2]];
+                async move { Figures::new(answered, 0, Duration::from_secs(1)) }
+            })
+            .await,
+        };
         assert_eq!(sweep.best().map(|(clients, _)| *clients), Some(8));
         assert!((sweep.best_per_second() - 80.0).abs() < 1e-9);
     }
