@@ -1004,9 +1004,9 @@ async fn settle(state: &AppState) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Measures the baselines on the open stage, one after the other, before the mix: the trivial
-/// route and Surge's read mix (twice: the first pass makes the pages the shop keeps, as a sale's
-/// first minutes do) with `clients` clients, then the direct hold transaction and Surge's holds,
+/// Measures the baselines on the open stage before the mix: the trivial route and Surge's read
+/// mix (twice: the first pass makes the pages the shop keeps, as a sale's first minutes do; the
+/// next pass takes turns with the trivial route) with `clients` clients, then the direct hold transaction and Surge's holds,
 /// taking turns at every number of clients from half to four times as many (see
 /// `baseline::holds`). The holds made are canceled afterwards.
 async fn measure_baselines(
@@ -1016,16 +1016,22 @@ async fn measure_baselines(
     duration: Duration,
 ) -> anyhow::Result<Baselines> {
     eprintln!("baselines: {clients} clients (holds swept), {duration:?} each…");
-    let trivial = baseline::trivial_route(&parts.client, &parts.shop, clients, duration).await;
-    let read_mix = || {
+    // The trivial route and the read mix's next pass take turns, half their time each turn, so
+    // that a slow moment of the machine falls on both.
+    let half = duration / 2;
+    let trivial_route = || baseline::trivial_route(&parts.client, &parts.shop, clients, half);
+    let read_mix = |duration| {
         let parts = Arc::clone(parts);
         baseline::closed_loop(clients, duration, move |client, round| {
             let (_, request) = read_request(&parts, round * clients as u64 + client as u64);
             async move { fetch(request).await == Ok(false) }
         })
     };
-    let first_reads = read_mix().await;
-    let reads = read_mix().await;
+    let trivial = trivial_route().await;
+    let first_reads = read_mix(duration).await;
+    let reads = read_mix(half).await;
+    let trivial = trivial.and(trivial_route().await);
+    let reads = reads.and(read_mix(half).await);
     let swept = (
         sweep_from(clients),
         sweep_to(clients).min(parts.tokens.len()),

@@ -39,6 +39,17 @@ impl Figures {
         }
     }
 
+    /// These figures and `other`'s together, as if measured in one stretch of both their times.
+    pub fn and(self, other: Figures) -> Figures {
+        let mut latencies = self.latencies;
+        latencies.extend(other.latencies);
+        Figures::new(
+            latencies,
+            self.errors + other.errors,
+            self.elapsed + other.elapsed,
+        )
+    }
+
     /// Requests answered a second.
     pub fn per_second(&self) -> f64 {
         self.requests as f64 / self.elapsed.as_secs_f64().max(f64::EPSILON)
@@ -102,4 +113,23 @@ where
     let redis = app::redis_store::Redis::connect_lazy(&settings.redis)?;
     redis.delete_all_keys().await?;
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn figures_measured_in_two_turns_add_up() {
+        let ms = Duration::from_millis;
+        let first = Figures::new(vec![ms(3), ms(1)], 1, Duration::from_secs(1));
+        let second = Figures::new(vec![ms(2); 5], 0, Duration::from_secs(2));
+        let both = first.and(second);
+        assert_eq!(both.requests, 7);
+        assert_eq!(both.errors, 1);
+        assert!((both.per_second() - 7.0 / 3.0).abs() < 1e-9);
+        assert_eq!(both.latencies.first(), Some(&ms(1)));
+        assert_eq!(both.latencies.last(), Some(&ms(3)));
+        assert_eq!(both.percentile(0.5), ms(2));
+    }
 }
