@@ -17,29 +17,43 @@ pub struct Limit {
 
 /// Counts one request of `subject` against `limit`; `RateLimited` once the window is full.
 pub async fn check(redis: &Redis, limit: Limit, subject: &str) -> Result<(), AppError> {
-    let key = redis.key(&format!("rate:{}:{subject}", limit.scope));
-    let mut connection = redis.connection();
-    let counted: Result<(u64, i64), _> = redis::pipe()
-        .atomic()
-        .incr(&key, 1u64)
-        .cmd("EXPIRE")
-        .arg(&key)
-        .arg(limit.window_s)
-        .arg("NX")
-        .ignore()
-        .ttl(&key)
-        .query_async(&mut connection)
-        .await;
+    let mut pipe = redis::pipe();
+    pipe.atomic();
+    count_in(&mut pipe, redis, limit, subject);
+    let counted: Result<(u64, i64), _> = pipe.query_async(&mut redis.connection()).await;
     match counted {
-        Ok((count, _)) if count <= limit.max => Ok(()),
-        Ok((_, ttl)) => Err(AppError::RateLimited {
-            retry_after_s: u64::try_from(ttl).unwrap_or(limit.window_s).max(1),
-        }),
+        Ok(counted) => verdict(limit, counted),
         Err(error) => {
             tracing::warn!(%error, scope = limit.scope, "rate limit not enforced: redis unavailable");
             Ok(())
         }
     }
+}
+
+/// Adds the count of one request of `subject` against `limit` to `pipe`, as two answers (the
+/// count, then the window's seconds left) for [`verdict`]. The pipeline must be atomic (`MULTI`): the
+/// count and its window's expiry are then never apart, so no count outlives its window.
+pub fn count_in(pipe: &mut redis::Pipeline, redis: &Redis, limit: Limit, subject: &str) {
+    let key = redis.key(&format!("rate:{}:{subject}", limit.scope));
+    pipe.cmd("INCR")
+        .arg(&key)
+        .cmd("EXPIRE")
+        .arg(&key)
+        .arg(limit.window_s)
+        .arg("NX")
+        .ignore()
+        .cmd("TTL")
+        .arg(&key);
+}
+
+/// Whether a request counted by [`count_in`] is within `limit`.
+pub fn verdict(limit: Limit, (count, ttl): (u64, i64)) -> Result<(), AppError> {
+    if count <= limit.max {
+        return Ok(());
+    }
+    Err(AppError::RateLimited {
+        retry_after_s: u64::try_from(ttl).unwrap_or(limit.window_s).max(1),
+    })
 }
 
 /// Forgets a subject's count (a successful log-in clears its account's failures).

@@ -263,12 +263,21 @@ mod tests {
         clippy::result_large_err,
         reason = "figment::Jail fixes the closure's error type"
     )]
-    fn a_hold_window_out_of_bounds_is_refused_and_named() {
+    fn checkout_settings_out_of_bounds_are_refused_and_named() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("SURGE_CHECKOUT__HOLD_SECONDS", "0");
             let error = Settings::load(None).expect_err("refused");
             assert!(
                 error.to_string().contains("checkout.hold_seconds"),
+                "{error}"
+            );
+            jail.set_env("SURGE_CHECKOUT__HOLD_SECONDS", "120");
+            jail.set_env("SURGE_CHECKOUT__PER_CUSTOMER_PER_MINUTE", "0");
+            let error = Settings::load(None).expect_err("refused");
+            assert!(
+                error
+                    .to_string()
+                    .contains("checkout.per_customer_per_minute"),
                 "{error}"
             );
             Ok(())

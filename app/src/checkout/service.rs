@@ -24,6 +24,7 @@ use crate::catalog::service as catalog;
 use crate::error::AppError;
 use crate::events::{self, Event};
 use crate::money::Currency;
+use crate::rate_limit::{self, Limit};
 use crate::redis_store::RedisError;
 use crate::shard::ShardId;
 use crate::shard::id::{ItemId, OrderId};
@@ -36,6 +37,8 @@ use crate::state::AppState;
 pub struct CheckoutSettings {
     /// How long a checkout's stock is held for payment, in seconds.
     pub hold_seconds: u64,
+    /// How many checkouts one customer may start a minute (retries included); past it, `429`.
+    pub per_customer_per_minute: u64,
 }
 
 impl CheckoutSettings {
@@ -50,7 +53,19 @@ impl CheckoutSettings {
                 Self::MAX_HOLD_SECONDS
             ));
         }
+        if self.per_customer_per_minute == 0 {
+            return Err("checkout.per_customer_per_minute must be at least 1".to_owned());
+        }
         Ok(())
+    }
+
+    /// The checkout rate limit: at most `per_customer_per_minute` checkouts per customer a minute.
+    fn rate_limit(&self) -> Limit {
+        Limit {
+            scope: "checkout-customer",
+            max: self.per_customer_per_minute,
+            window_s: 60,
+        }
     }
 
     fn hold_window(&self) -> chrono::Duration {
@@ -59,9 +74,13 @@ impl CheckoutSettings {
 }
 
 impl Default for CheckoutSettings {
-    /// Stock is held for two minutes.
+    /// Stock is held for two minutes; a customer starts 30 checkouts a minute at most, far more
+    /// than a person clicks and retries, far fewer than a script holding stock in a loop.
     fn default() -> Self {
-        CheckoutSettings { hold_seconds: 120 }
+        CheckoutSettings {
+            hold_seconds: 120,
+            per_customer_per_minute: 30,
+        }
     }
 }
 /// The most units of one item one customer may have in pending and placed orders together: the
@@ -164,14 +183,20 @@ impl From<DbError> for ShardFailure {
 /// item is short and how many are left.
 pub async fn check_out(state: &AppState, user: &User, key: &str) -> Result<Checkout, AppError> {
     let checkout_id = checkout_id(user, key);
-    // The cart, and the key marked as used (see `keys`), in one round trip.
+    // The customer's checkouts counted against the rate limit, the cart, and the key marked as
+    // used (see `keys`), in one round trip. (A key refused by the limit stays marked: its retry
+    // looks on every shard, which finds nothing, and goes on.)
+    let limit = state.checkout.rate_limit();
     let mut pipe = redis::pipe();
+    pipe.atomic();
+    rate_limit::count_in(&mut pipe, &state.redis, limit, &user.id.0.to_string());
     store::lines_in(&mut pipe, &state.redis, &Owner::User(user.id));
     keys::mark_in(&mut pipe, &state.redis, &checkout_id);
-    let (cart, marked): (BTreeMap<String, String>, Option<String>) = pipe
-        .query_async(&mut state.redis.connection())
-        .await
-        .map_err(RedisError::from)?;
+    let (count, window_left, cart, marked): (u64, i64, BTreeMap<String, String>, Option<String>) =
+        pipe.query_async(&mut state.redis.connection())
+            .await
+            .map_err(RedisError::from)?;
+    rate_limit::verdict(limit, (count, window_left))?;
     let cart = store::parse(cart);
     let key_is_new = marked.is_some();
     // The stock gate first (see `gate`): a hot item's crowd beyond its stock is refused before any

@@ -8,7 +8,8 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    TestApp, assert_audit_clean, check_out, customers, fill_cart, send_json, spawn_app,
+    TestApp, assert_audit_clean, check_out, customers, fill_cart, fresh_settings, send_json,
+    spawn_app, spawn_with,
 };
 
 async fn stock_of(app: &TestApp, item: &Value) -> u64 {
@@ -78,6 +79,49 @@ async fn three_hundred_buyers_for_ten_units_hold_exactly_ten() {
         assert_eq!(answer["name"], "Flash Console");
     }
     stock_becomes(&app, &item, 0).await;
+    assert_audit_clean(&app).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_customer_past_the_checkouts_a_minute_waits_and_loses_nothing() {
+    let mut settings = fresh_settings();
+    settings.checkout.per_customer_per_minute = 3;
+    let app = spawn_with(settings, true).await;
+    let category = app.create_category("Limited").await;
+    let item = app.create_item(&category, "Lamp", "20.00", 50).await;
+    let buyers = customers(&app.state, "hurried", 2).await;
+    let (hurried, token) = &buyers[0];
+    for attempt in 0..3 {
+        fill_cart(&app.state, *hurried, &[(&item, 1)]).await;
+        let (status, answer) = check_out(&app, token, &format!("hurried-{attempt}")).await;
+        assert_eq!(status, 201, "{answer}");
+    }
+    fill_cart(&app.state, *hurried, &[(&item, 2)]).await;
+    let limited = app
+        .client
+        .post(app.url("/api/v1/checkouts"))
+        .bearer_auth(token)
+        .header("idempotency-key", "hurried-3")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(limited.status(), 429);
+    let retry: u64 = limited.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry), "retry after {retry} s");
+    let answer: Value = limited.json().await.unwrap();
+    assert_eq!(answer["error"], "rate_limited", "{answer}");
+    let (_, cart) = send_json(app.client.get(app.url("/api/v1/cart")).bearer_auth(token)).await;
+    assert_eq!(cart["lines"][0]["quantity"], 2, "the cart is kept: {cart}");
+    stock_becomes(&app, &item, 47).await;
+    let (other, other_token) = &buyers[1];
+    fill_cart(&app.state, *other, &[(&item, 1)]).await;
+    let (status, answer) = check_out(&app, other_token, "other-key-0").await;
+    assert_eq!(status, 201, "another customer is not limited: {answer}");
     assert_audit_clean(&app).await;
     app.stop().await;
 }
