@@ -30,7 +30,8 @@ use crate::shard::id::ItemId;
 /// How long an entry lives without being invalidated.
 const TTL_S: u64 = 300;
 
-fn item_key(redis: &Redis, id: &ItemId) -> String {
+/// An item's cached copy: its JSON (read by the stock gate's script too, see `checkout::gate`).
+pub fn item_key(redis: &Redis, id: &ItemId) -> String {
     redis.key(&format!("cache:item:{id}"))
 }
 
@@ -102,25 +103,18 @@ pub fn item_found(redis: &Redis, id: &ItemId, entry: Option<String>) -> Option<I
     decode(&item_key(redis, id), Ok(entry))
 }
 
-/// Cached items, in one round trip: an entry for each of `ids`, `None` for a miss (or for every
-/// one of them when Redis cannot be read).
-pub async fn items(redis: &Redis, ids: &[ItemId]) -> Vec<Option<Item>> {
+/// The cache entries of items, in one round trip: `None` for a miss (or for every one of them
+/// when Redis cannot be read); [`item_found`] reads each.
+pub async fn item_entries(redis: &Redis, ids: &[ItemId]) -> Vec<Option<String>> {
     let keys: Vec<String> = ids.iter().map(|id| item_key(redis, id)).collect();
     if keys.is_empty() {
         return Vec::new();
     }
     let found: redis::RedisResult<Vec<Option<String>>> = redis.connection().mget(&keys).await;
-    match found {
-        Ok(values) => keys
-            .iter()
-            .zip(values)
-            .map(|(key, value)| decode(key, Ok(value)))
-            .collect(),
-        Err(error) => {
-            tracing::debug!(%error, "cache read failed; reading the database");
-            vec![None; ids.len()]
-        }
-    }
+    found.unwrap_or_else(|error| {
+        tracing::debug!(%error, "cache read failed; reading the database");
+        vec![None; ids.len()]
+    })
 }
 
 /// Caches an item.

@@ -315,11 +315,21 @@ pub async fn items(
     ids: impl IntoIterator<Item = ItemId>,
 ) -> Result<BTreeMap<ItemId, Item>, AppError> {
     let ids: Vec<ItemId> = ids.into_iter().collect();
-    let cached = cache::items(&state.redis, &ids).await;
+    let entries = cache::item_entries(&state.redis, &ids).await;
+    items_from_entries(state, ids.into_iter().zip(entries)).await
+}
+
+/// Items from their cache entries as a caller read them in a round trip of its own (`None` for a
+/// miss): the misses are read from their shards (one query a shard) and cached (one round trip).
+/// An item in neither place is left out.
+pub async fn items_from_entries(
+    state: &AppState,
+    entries: impl IntoIterator<Item = (ItemId, Option<String>)>,
+) -> Result<BTreeMap<ItemId, Item>, AppError> {
     let mut found = BTreeMap::new();
     let mut missed: BTreeMap<ShardId, Vec<u64>> = BTreeMap::new();
-    for (id, cached) in ids.into_iter().zip(cached) {
-        match cached {
+    for (id, entry) in entries {
+        match cache::item_found(&state.redis, &id, entry) {
             Some(item) => {
                 found.insert(id, item);
             }

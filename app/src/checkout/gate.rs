@@ -2,7 +2,8 @@
 //!
 //! Redis keeps, per item, how many units checkouts may still be admitted for: set from the stock
 //! the catalog showed when it was missing, taken atomically by each checkout before its
-//! transaction (one script call), and given back when the checkout fails. A checkout that wants
+//! transaction (one script call, which also answers the item's cached copy, so that a checkout
+//! asks the gate and reads its items in one round trip), and given back when the checkout fails. A checkout that wants
 //! more than is left is refused at once with the same `409 sold_out`, without a transaction: in a
 //! flash sale of 100 units, 100 buyers go on to the item's row and the crowd behind them is told
 //! at once, while the last units are still being sold, instead of queueing on the row.
@@ -10,8 +11,8 @@
 //! The gate only ever says no; every unit sold is still decided by the row's conditional update,
 //! so it can never oversell, whatever the count says. The count errs high (harmlessly: the
 //! database refuses the extra buyers) and low only briefly, and every way back is bounded:
-//! - it lives two seconds, then is set again from the catalog (whose stock a hold lowers a
-//!   second late at most: too high, never too low, see `catalog::cache`);
+//! - it lives two seconds, then is set again from the catalog (whose stock a hold lowers when its
+//!   event arrives: too high until then, never too low, see `catalog::cache`);
 //! - the item's event when units come back or its stock is set (a cancel, an expired hold, a
 //!   restock, an admin's edit) drops it in every copy. A hold's event does not: the count took
 //!   the units when it admitted the checkout, and a hold it did not admit can only leave it high;
@@ -50,6 +51,33 @@ end
 if left < quantity then return {0, left} end
 redis.call('DECRBY', KEYS[1], quantity)
 return {1, left - quantity}
+",
+    )
+});
+
+/// As [`ADMIT`], for a checkout that has not read its item yet: the catalog's figure is the stock
+/// in the item's cached copy at `KEYS[2]` (its JSON), read in the same call, and the copy is
+/// answered too (or `false`). Answers `{3, 0, false}` when both the count and the copy are
+/// missing: the caller reads the item and asks [`admit`].
+static ADMIT_WITH_COPY: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local quantity = tonumber(ARGV[1])
+local copy = redis.call('GET', KEYS[2])
+local left = redis.call('GET', KEYS[1])
+if left then
+  left = tonumber(left)
+else
+  local read, item = pcall(cjson.decode, copy or '')
+  local shown = read and type(item) == 'table' and tonumber(item.stock)
+  if not shown then return {3, 0, false} end
+  left = shown
+  if left < quantity then return {2, 0, copy} end
+  redis.call('SET', KEYS[1], left, 'PX', ARGV[2])
+end
+if left < quantity then return {0, left, copy} end
+redis.call('DECRBY', KEYS[1], quantity)
+return {1, left - quantity, copy}
 ",
     )
 });
@@ -99,6 +127,66 @@ pub async fn admit(redis: &Redis, item: ItemId, quantity: u32, shown: u32) -> Ad
         Err(error) => {
             tracing::debug!(%error, "stock gate unreadable; asking the database");
             Admission::Unknown
+        }
+    }
+}
+
+/// The gate's answer for one line asked with [`admit_lines`], with its item's cached copy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Asked {
+    /// `None` when neither a count nor a copy was there: read the item, then ask [`admit`].
+    pub admission: Option<Admission>,
+    /// The item's cached copy (its JSON), when there was one.
+    pub copy: Option<String>,
+}
+
+/// Asks the gate for each of `lines` (item, quantity) at once, the catalog's figure being the
+/// stock in each item's cached copy, which is answered too: one round trip for the gate and the
+/// items. When Redis cannot be read, every line is unknown (the database decides) with no copy.
+pub async fn admit_lines(redis: &Redis, lines: &[(ItemId, u32)]) -> Vec<Asked> {
+    let mut pipe = redis::pipe();
+    for (item, quantity) in lines {
+        let mut invocation = ADMIT_WITH_COPY.prepare_invoke();
+        invocation
+            .key(key(redis, *item))
+            .key(crate::catalog::cache::item_key(redis, item))
+            .arg(*quantity)
+            .arg(COUNT_MS);
+        pipe.invoke_script(&invocation);
+    }
+    let mut connection = redis.connection();
+    let mut answers: redis::RedisResult<Vec<(u8, u32, Option<String>)>> =
+        pipe.query_async(&mut connection).await;
+    // A pipeline calls the script by its hash only: the first call on a Redis that does not know
+    // it yet (just started, or flushed) loads it and asks again.
+    if answers.as_ref().is_err_and(|error| {
+        error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript)
+    }) && ADMIT_WITH_COPY.load_async(&mut connection).await.is_ok()
+    {
+        answers = pipe.query_async(&mut connection).await;
+    }
+    match answers {
+        Ok(answers) => answers
+            .into_iter()
+            .map(|(code, left, copy)| Asked {
+                admission: match code {
+                    1 => Some(Admission::Admitted),
+                    0 => Some(Admission::Refused { left }),
+                    2 => Some(Admission::Unknown),
+                    _ => None,
+                },
+                copy,
+            })
+            .collect(),
+        Err(error) => {
+            tracing::debug!(%error, "stock gate unreadable; asking the database");
+            vec![
+                Asked {
+                    admission: Some(Admission::Unknown),
+                    copy: None,
+                };
+                lines.len()
+            ]
         }
     }
 }

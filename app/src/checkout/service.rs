@@ -202,29 +202,41 @@ pub async fn check_out(state: &AppState, user: &User, key: &str) -> Result<Check
     // The stock gate first (see `gate`): a hot item's crowd beyond its stock is refused before any
     // database is asked, even before the idempotency lookup. (A retry of a checkout cut between
     // shards is refused too when its item sold out meanwhile: the orders the first attempt made
-    // end with their holds.)
-    let mut items = catalog::items(state, cart.keys().copied()).await?;
+    // end with their holds.) The gate answers every line's item's cached copy too, in the same
+    // round trip; the items it had no copy of are read from their shards.
+    let lines: Vec<(ItemId, u32)> = cart.iter().map(|(id, line)| (*id, line.quantity)).collect();
+    let (admissions, copies): (Vec<_>, Vec<_>) = gate::admit_lines(&state.redis, &lines)
+        .await
+        .into_iter()
+        .map(|asked| (asked.admission, asked.copy))
+        .unzip();
+    let mut items =
+        catalog::items_from_entries(state, lines.iter().map(|(id, _)| *id).zip(copies)).await?;
     let mut shown = BTreeMap::new();
     let mut admitted = Vec::new();
     let mut refused = None;
-    for (id, line) in &cart {
-        let Some(item) = items.remove(id) else {
-            refused = Some(AppError::not_found("item"));
-            break;
+    for ((id, quantity), admission) in lines.into_iter().zip(admissions) {
+        let item = items.remove(&id);
+        let admission = match (admission, &item) {
+            (Some(admission), _) => admission,
+            (None, Some(item)) => gate::admit(&state.redis, id, quantity, item.stock).await,
+            (None, None) => gate::Admission::Unknown,
         };
-        match gate::admit(&state.redis, *id, line.quantity, item.stock).await {
-            gate::Admission::Admitted => admitted.push((*id, line.quantity)),
-            gate::Admission::Unknown => {}
-            gate::Admission::Refused { left } => {
-                refused = Some(AppError::SoldOut {
-                    item: id.to_string(),
-                    name: item.name,
-                    left,
-                });
-                break;
-            }
+        if admission == gate::Admission::Admitted {
+            admitted.push((id, quantity));
         }
-        shown.insert(*id, item);
+        let Some(item) = item else {
+            refused.get_or_insert(AppError::not_found("item"));
+            continue;
+        };
+        if let gate::Admission::Refused { left } = admission {
+            refused.get_or_insert(AppError::SoldOut {
+                item: id.to_string(),
+                name: item.name.clone(),
+                left,
+            });
+        }
+        shown.insert(id, item);
     }
     let checkout = match refused {
         Some(error) => Err(error),
