@@ -8,10 +8,13 @@
 //!
 //! A hold is the exception among writes: it only lowers an item's stock, and a sale makes hundreds
 //! a second, so dropping the item's entry at each one sent most of the next buyers' cart lines to
-//! the item's shard. A hold's entry is aged instead ([`age_items_in`]): it lives [`HELD_LAG_MS`]
-//! more at most, so the stock it shows is that much late, and only ever too high, which no rule
+//! the item's shard. A hold keeps the entry instead: when its event arrives, every copy reads the
+//! held items' stock from their shards (one query a shard for the whole batch of events) and
+//! lowers the entries to it ([`lower_stock_in`]); an entry is never raised that way, so a late
+//! event cannot bring back units a newer hold took. Until then (the relay's pass, a fraction of a
+//! second) the entry shows the stock before the hold: too high, never too low, which no rule
 //! trusts (checkout's transaction decides, and the stock gate takes a count that errs high as
-//! harmless). Every other change (units given back, a restock, an admin's edit) still drops it.
+//! harmless). Every other change (units given back, a restock, an admin's edit) drops the entry.
 //!
 //! A category's listing pages go further: every hold changes an item's stock, so dropping them on
 //! every item event would leave nothing cached in a sale. They live [`LISTING_TTL_MS`] from when
@@ -137,18 +140,33 @@ pub fn forget_items_in(pipe: &mut redis::Pipeline, redis: &Redis, ids: &[ItemId]
     }
 }
 
-/// How long an item's cached copy lives after a hold took some of its stock.
-pub const HELD_LAG_MS: u64 = 1000;
+/// Lowers the stock in the item's cached copy at `KEYS[1]`, if there is one, to `ARGV[1]`: never
+/// raises it, and keeps its expiry. The copy is the item's JSON as serde writes it, where
+/// `,"stock":N,` occurs once (no string in it can hold an unescaped quote); a copy where it does
+/// not is dropped.
+const LOWER_STOCK: &str = r#"
+local copy = redis.call('GET', KEYS[1])
+if not copy then return 0 end
+local shown = tonumber(string.match(copy, ',"stock":(%d+),'))
+if not shown then
+  redis.call('DEL', KEYS[1])
+  return 0
+end
+if tonumber(ARGV[1]) >= shown then return 0 end
+local lowered = string.gsub(copy, ',"stock":%d+,', ',"stock":' .. ARGV[1] .. ',', 1)
+redis.call('SET', KEYS[1], lowered, 'KEEPTTL')
+return 1
+"#;
 
-/// Adds the ageing of these items' cached copies to `pipe` (their answers ignored): each lives
-/// [`HELD_LAG_MS`] more at most, and one due to expire sooner keeps its time (`LT`), so a hot
-/// item's entry is read again once in that time however many holds it gets.
-pub fn age_items_in(pipe: &mut redis::Pipeline, redis: &Redis, ids: &[ItemId]) {
-    for id in ids {
-        pipe.cmd("PEXPIRE")
+/// Adds lowering the stock of these items' cached copies to what their shards show (see
+/// [`LOWER_STOCK`]) to `pipe`, one call an item, their answers ignored.
+pub fn lower_stock_in(pipe: &mut redis::Pipeline, redis: &Redis, stocks: &[(ItemId, u32)]) {
+    for (id, stock) in stocks {
+        pipe.cmd("EVAL")
+            .arg(LOWER_STOCK)
+            .arg(1)
             .arg(item_key(redis, id))
-            .arg(HELD_LAG_MS)
-            .arg("LT")
+            .arg(*stock)
             .ignore();
     }
 }
@@ -218,4 +236,33 @@ pub async fn put_listing(
 /// Drops every cached page of a category's listing.
 pub async fn forget_listing(redis: &Redis, category: CategoryId) {
     forget(redis, &listing_key(redis, category)).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use rust_decimal::Decimal;
+
+    use super::*;
+    use crate::money::Currency;
+    use crate::shard::id::ShardId;
+
+    #[test]
+    fn a_cached_item_names_its_stock_once_where_the_lowering_script_looks() {
+        let item = Item {
+            id: ItemId::new(ShardId::new(1).expect("a shard"), 42).expect("an item id"),
+            category_id: CategoryId(3),
+            name: r#"The "stock":1, lamp"#.into(),
+            description: r#","stock":2, in the text"#.into(),
+            price: Decimal::new(1999, 2),
+            currency: Currency::EUR,
+            stock: 17,
+            location: "stock:3".into(),
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        };
+        let json = serde_json::to_string(&item).expect("serializes");
+        assert_eq!(json.matches(r#","stock":"#).count(), 1, "{json}");
+        assert!(json.contains(r#","stock":17,"#), "{json}");
+    }
 }

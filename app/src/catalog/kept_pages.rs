@@ -13,9 +13,8 @@
 //!   This copy drops it right after its own writes (`catalog::service::forget_cached_items`),
 //!   every other copy when the item's event arrives, as they drop the item's Redis entry. A page
 //!   whose rendering began before its item's last drop is not kept: it may show the item as it
-//!   was. After a hold, whose Redis entry lives a second more (see `cache`), that is a page begun
-//!   within the second after the drop. Once hydrated, the page refreshes its stock by itself
-//!   every few seconds;
+//!   was. A hold's event drops it too, once the Redis entry shows the stock left (see `cache`).
+//!   Once hydrated, the page refreshes its stock by itself every few seconds;
 //! - a search's answer (the API's or the search page) lives until this copy's index next
 //!   changes: each copy has an index of its own, so no event can be missed; a search answered
 //!   before the change began is not kept;
@@ -252,28 +251,16 @@ impl KeptPages {
     }
 
     /// Drops the pages of these items: they changed. Call it after their other cached copies
-    /// (Redis) were dropped, so that a page rendered from those is never kept.
+    /// (Redis) were dropped or lowered, so that a page rendered from those is never kept.
     pub fn forget_items(&self, ids: &[ItemId]) {
-        self.drop_items(ids, Instant::now());
-    }
-
-    /// Drops the pages of these items, whose other cached copies (Redis) may still show them as
-    /// they were for `lag` (see `cache::age_items_in`): no page of theirs begun before then is
-    /// kept.
-    pub fn age_items(&self, ids: &[ItemId], lag: Duration) {
-        self.drop_items(ids, Instant::now() + lag);
-    }
-
-    /// Drops the pages of these items, and keeps none of theirs begun before `until`.
-    fn drop_items(&self, ids: &[ItemId], until: Instant) {
         if ids.is_empty() {
             return;
         }
+        let now = Instant::now();
         let mut inner = self.lock();
         for id in ids {
             inner.remove(&format!("/items/{id}"));
-            let dropped = inner.drops.entry(*id).or_insert(until);
-            *dropped = (*dropped).max(until);
+            inner.drops.insert(*id, now);
         }
         if inner.drops.len() > inner.prune_drops_past.max(DROPS_PRUNED_PAST) {
             inner
@@ -394,44 +381,6 @@ mod tests {
             page(Keepable::Item(id), "new"),
         );
         assert_eq!(body(&pages, &address).unwrap(), "new");
-    }
-
-    #[test]
-    fn a_held_items_page_is_not_kept_until_its_cached_copy_has_aged() {
-        let pages = KeptPages::default();
-        let id = item(5);
-        let address = format!("/items/{id}");
-        pages.put(
-            address.clone(),
-            Instant::now(),
-            page(Keepable::Item(id), "before"),
-        );
-        pages.age_items(&[id], Duration::from_millis(50));
-        assert!(pages.get(&address).is_none(), "dropped at once");
-        pages.put(
-            address.clone(),
-            Instant::now(),
-            page(Keepable::Item(id), "maybe late"),
-        );
-        assert!(
-            pages.get(&address).is_none(),
-            "made from a copy that may still show the stock before the hold"
-        );
-        // A change (units given back) meanwhile does not shorten the wait.
-        pages.forget_items(&[id]);
-        pages.put(
-            address.clone(),
-            Instant::now(),
-            page(Keepable::Item(id), "still maybe late"),
-        );
-        assert!(pages.get(&address).is_none());
-        std::thread::sleep(Duration::from_millis(60));
-        pages.put(
-            address.clone(),
-            Instant::now(),
-            page(Keepable::Item(id), "after"),
-        );
-        assert_eq!(body(&pages, &address).unwrap(), "after");
     }
 
     #[test]

@@ -197,6 +197,35 @@ pub async fn items_by_ids(
     items(query.fetch_all(connection).await?, shard)
 }
 
+/// The stock of the items among `ids` (row ids on this shard) that are not deleted, in one query:
+/// (row id, units).
+pub async fn stocks_by_ids(
+    connection: &mut MySqlConnection,
+    ids: &[u64],
+) -> Result<Vec<(u64, u32)>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT id, CAST(stock AS UNSIGNED) FROM items WHERE id IN ({}) AND deleted_at IS NULL",
+        marks(ids.len())
+    );
+    let mut query = sqlx::query_as::<_, (u64, u64)>(&sql).persistent(keep_prepared(ids.len()));
+    for id in ids {
+        query = query.bind(id);
+    }
+    query
+        .fetch_all(connection)
+        .await?
+        .into_iter()
+        .map(|(id, stock)| {
+            u32::try_from(stock)
+                .map(|stock| (id, stock))
+                .map_err(|_| sqlx::Error::Decode(format!("item {id}: stock {stock}").into()))
+        })
+        .collect()
+}
+
 /// An item that is not deleted, locked until the transaction ends.
 pub async fn lock_item(
     connection: &mut MySqlConnection,

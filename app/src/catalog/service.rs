@@ -9,7 +9,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use sqlx::error::ErrorKind;
@@ -601,50 +600,56 @@ pub async fn forget_cached_items(state: &AppState, ids: &[ItemId]) {
 }
 
 /// Drops these items' cached copies: their Redis entries, sent in `pipe` with what the caller
-/// put in it, then the pages this copy keeps of them (see `kept_pages`).
+/// put in it, then the pages this copy keeps of them (see `kept_pages`), so that no page made from
+/// an entry that was about to go is kept.
 pub async fn forget_cached_items_with(
     state: &AppState,
     ids: &[ItemId],
-    pipe: redis::Pipeline,
-) -> redis::RedisResult<()> {
-    drop_cached_items_with(state, ids, &[], pipe).await
-}
-
-/// Ages the cached copies of items a hold took stock from (see `cache::age_items_in`): their
-/// Redis entries, sent in `pipe` with what the caller put in it, then the pages this copy keeps.
-pub async fn age_cached_items_with(
-    state: &AppState,
-    ids: &[ItemId],
-    pipe: redis::Pipeline,
-) -> redis::RedisResult<()> {
-    drop_cached_items_with(state, &[], ids, pipe).await
-}
-
-/// Drops the cached copies of `changed` and ages those of `held`: the Redis entries first, in
-/// `pipe` with what the caller put in it, then the pages this copy keeps, so that no page made
-/// from an entry that was about to go is kept.
-async fn drop_cached_items_with(
-    state: &AppState,
-    changed: &[ItemId],
-    held: &[ItemId],
     mut pipe: redis::Pipeline,
 ) -> redis::RedisResult<()> {
-    cache::forget_items_in(&mut pipe, &state.redis, changed);
-    cache::age_items_in(&mut pipe, &state.redis, held);
+    cache::forget_items_in(&mut pipe, &state.redis, ids);
     let sent = if pipe.is_empty() {
         Ok(())
     } else {
         pipe.query_async(&mut state.redis.connection()).await
     };
-    state.pages.forget_items(changed);
-    state
-        .pages
-        .age_items(held, Duration::from_millis(cache::HELD_LAG_MS));
+    state.pages.forget_items(ids);
     sent
 }
 
-/// Applies a batch of events from the stream: drops what this copy's readers could see stale
-/// (ages what a hold changed), every key in one round trip.
+/// The stock of these items on their shards now, one query a shard: (item, units). An item deleted
+/// meanwhile, or on a shard that could not be read, is left out.
+async fn held_stock(state: &AppState, ids: &[ItemId]) -> Vec<(ItemId, u32)> {
+    let mut by_shard: BTreeMap<ShardId, Vec<u64>> = BTreeMap::new();
+    for id in ids {
+        by_shard.entry(id.shard()).or_default().push(id.local());
+    }
+    let mut stocks = Vec::with_capacity(ids.len());
+    for (shard, locals) in by_shard {
+        let read = async {
+            let database = state.shards.shard(shard)?;
+            let mut connection = database.acquire().await?;
+            let read: Result<_, AppError> = repo::stocks_by_ids(&mut connection, &locals)
+                .await
+                .map_err(db(database));
+            read
+        };
+        match read.await {
+            Ok(read) => stocks.extend(
+                read.into_iter()
+                    .filter_map(|(local, stock)| Some((ItemId::new(shard, local).ok()?, stock))),
+            ),
+            Err(error) => {
+                tracing::warn!(%shard, %error, "held items' stock unread; their cached copies go");
+            }
+        }
+    }
+    stocks
+}
+
+/// Applies a batch of events from the stream: drops what this copy's readers could see stale and
+/// lowers the stock of held items' cached copies to their shards' (see `cache`), every key in one
+/// round trip.
 pub async fn apply_events(state: &AppState, events: &[Event]) {
     let mut items = Vec::new();
     let mut held = Vec::new();
@@ -666,9 +671,20 @@ pub async fn apply_events(state: &AppState, events: &[Event]) {
     if items.is_empty() && held.is_empty() {
         return;
     }
+    held.sort_unstable();
+    held.dedup();
+    let stocks = held_stock(state, &held).await;
+    // A held item whose stock was not read (deleted, or its shard down) has its copy dropped.
+    items.extend(
+        held.iter()
+            .filter(|id| !stocks.iter().any(|(read, _)| read == *id)),
+    );
     let mut pipe = redis::pipe();
     crate::checkout::gate::forget_in(&mut pipe, &state.redis, &gates);
-    if let Err(error) = drop_cached_items_with(state, &items, &held, pipe).await {
-        tracing::warn!(%error, "cached items not dropped or aged; they expire");
+    cache::lower_stock_in(&mut pipe, &state.redis, &stocks);
+    if let Err(error) = forget_cached_items_with(state, &items, pipe).await {
+        tracing::warn!(%error, "cached items not dropped or lowered; they expire");
     }
+    // After the entries were lowered: no page made from one before is kept.
+    state.pages.forget_items(&held);
 }

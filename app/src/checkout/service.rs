@@ -384,18 +384,10 @@ async fn check_out_admitted(
             ShardFailure::Error(error) => error,
         });
     }
-    // The held items' cached copies are aged (their stock went down: see `catalog::cache`) and
-    // the cart emptied, in one round trip. (A failed checkout's released orders drop theirs in
+    // The held items' cached copies are brought down to the stock left when the holds' events
+    // arrive (see `catalog::cache`). (A failed checkout's released orders drop theirs in
     // `release`.)
-    let mut pipe = redis::pipe();
-    store::clear_in(&mut pipe, &state.redis, &owner);
-    let held: Vec<ItemId> = orders
-        .iter()
-        .flat_map(|order| order.lines.iter().map(|line| line.item_id))
-        .collect();
-    catalog::age_cached_items_with(state, &held, pipe)
-        .await
-        .map_err(RedisError::from)?;
+    store::clear(&state.redis, &owner).await?;
     tracing::info!(
         user_id = user.id.0,
         checkout_id,

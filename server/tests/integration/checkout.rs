@@ -32,8 +32,7 @@ async fn cancel_first_order(app: &TestApp, checkout: &Value, token: &str) {
 }
 
 /// The item's stock as reads see it, once the change's event has reached the cache (2 s at most),
-/// and still the same once any entry a hold aged has gone: a hold made after the one awaited
-/// shows too.
+/// and still the same a moment later.
 async fn stock_becomes(app: &TestApp, item: &Value, expected: u64) {
     let started = std::time::Instant::now();
     while stock_of(app, item).await != expected {
@@ -43,10 +42,7 @@ async fn stock_becomes(app: &TestApp, item: &Value, expected: u64) {
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    tokio::time::sleep(std::time::Duration::from_millis(
-        app::catalog::cache::HELD_LAG_MS + 200,
-    ))
-    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(stock_of(app, item).await, expected, "and stays");
 }
 
@@ -369,28 +365,48 @@ async fn a_retry_completes_a_checkout_that_died_between_shards() {
 }
 
 #[tokio::test]
-async fn a_hold_ages_its_items_cached_copy_and_units_given_back_drop_it() {
+async fn a_holds_event_lowers_its_items_cached_copy_and_units_given_back_drop_it() {
     use app::catalog::cache;
 
     let app = spawn_app().await;
-    let category = app.create_category("Aged Copies").await;
-    let item = app.create_item(&category, "Aged Lamp", "45.00", 5).await;
+    let category = app.create_category("Kept Copies").await;
+    let mut cursor = Cursor::at_latest(&app.state).await;
+    let item = app.create_item(&category, "Kept Lamp", "45.00", 5).await;
     let id: ItemId = item["id"].as_str().unwrap().parse().unwrap();
-    let buyers = customers(&app.state, "aged", 1).await;
+    // The item's creation has passed through the shop (its event drops the copy).
+    next_event_of(&app, &mut cursor, id).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let buyers = customers(&app.state, "kept", 1).await;
     fill_cart(&app.state, buyers[0].0, &[(&item, 2)]).await;
-    let (status, held) = check_out(&app, &buyers[0].1, "aged-key-01").await;
+    let (status, held) = check_out(&app, &buyers[0].1, "kept-key-01").await;
     assert_eq!(status, 201, "{held}");
-    // The copy checkout read is still there, the stock before the hold: too high, for a moment.
-    let cached = cache::item(&app.state.redis, &id).await;
-    assert_eq!(cached.map(|item| item.stock), Some(5), "aged, not dropped");
-    tokio::time::sleep(std::time::Duration::from_millis(cache::HELD_LAG_MS + 200)).await;
-    assert!(
-        cache::item(&app.state.redis, &id).await.is_none(),
-        "gone once aged"
-    );
+    // The copy checkout read stays, showing the stock before the hold until the hold's event
+    // lowers it to the stock left: never dropped, so readers never go to the shard for it.
+    let started = std::time::Instant::now();
+    loop {
+        let cached = cache::item(&app.state.redis, &id)
+            .await
+            .map(|item| item.stock);
+        match cached {
+            Some(3) => break,
+            Some(5) => {}
+            other => panic!("the copy shows {other:?}: kept, and only lowered"),
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(2),
+            "the hold's event never lowered the copy"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // Lowering never raises it: a late event cannot bring back units a newer hold took.
+    let mut pipe = redis::pipe();
+    cache::lower_stock_in(&mut pipe, &app.state.redis, &[(id, 5)]);
+    let () = pipe
+        .query_async(&mut app.state.redis.connection())
+        .await
+        .unwrap();
     assert_eq!(stock_of(&app, &item).await, 3);
     // Units given back drop it at once: the stock went up.
-    assert!(cache::item(&app.state.redis, &id).await.is_some());
     cancel_first_order(&app, &held, &buyers[0].1).await;
     assert!(cache::item(&app.state.redis, &id).await.is_none());
     assert_eq!(stock_of(&app, &item).await, 5);
