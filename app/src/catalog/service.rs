@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use sqlx::error::ErrorKind;
@@ -617,15 +618,20 @@ pub async fn forget_cached_items_with(
     sent
 }
 
-/// The stock of these items on their shards now, one query a shard: (item, units). An item deleted
-/// meanwhile, or on a shard that could not be read, is left out.
+/// How long the stream's follower waits for a shard's stock of held items: past it, their cached
+/// copies are dropped, so that a dead or swamped shard does not hold back every other change's
+/// invalidation behind it.
+const HELD_STOCK_WITHIN: Duration = Duration::from_millis(250);
+
+/// The stock of these items on their shards now, one query a shard, the shards at once: (item,
+/// units). An item deleted meanwhile, or on a shard that did not answer within
+/// [`HELD_STOCK_WITHIN`], is left out.
 async fn held_stock(state: &AppState, ids: &[ItemId]) -> Vec<(ItemId, u32)> {
     let mut by_shard: BTreeMap<ShardId, Vec<u64>> = BTreeMap::new();
     for id in ids {
         by_shard.entry(id.shard()).or_default().push(id.local());
     }
-    let mut stocks = Vec::with_capacity(ids.len());
-    for (shard, locals) in by_shard {
+    let reads = by_shard.into_iter().map(|(shard, locals)| async move {
         let read = async {
             let database = state.shards.shard(shard)?;
             let mut connection = database.acquire().await?;
@@ -634,13 +640,20 @@ async fn held_stock(state: &AppState, ids: &[ItemId]) -> Vec<(ItemId, u32)> {
                 .map_err(db(database));
             read
         };
-        match read.await {
-            Ok(read) => stocks.extend(
+        (shard, tokio::time::timeout(HELD_STOCK_WITHIN, read).await)
+    });
+    let mut stocks = Vec::with_capacity(ids.len());
+    for (shard, read) in futures_util::future::join_all(reads).await {
+        match read {
+            Ok(Ok(read)) => stocks.extend(
                 read.into_iter()
                     .filter_map(|(local, stock)| Some((ItemId::new(shard, local).ok()?, stock))),
             ),
-            Err(error) => {
+            Ok(Err(error)) => {
                 tracing::warn!(%shard, %error, "held items' stock unread; their cached copies go");
+            }
+            Err(_) => {
+                tracing::warn!(%shard, "held items' stock not read in time; their cached copies go");
             }
         }
     }

@@ -415,6 +415,64 @@ async fn a_holds_event_lowers_its_items_cached_copy_and_units_given_back_drop_it
 }
 
 #[tokio::test]
+async fn a_held_items_copy_is_dropped_when_its_shard_does_not_answer_and_nothing_waits_for_it() {
+    use app::catalog::cache;
+    use app::catalog::model::{CategoryId, Item};
+    use app::shard::ShardId;
+
+    // Shard 2 on a server that takes connections and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut settings = fresh_settings();
+    settings
+        .database
+        .servers
+        .push(app::shard::topology::ServerSettings {
+            name: "silent".into(),
+            url: app::shard::topology::SecretUrl::new(format!(
+                "mysql://root@{}",
+                silent.local_addr().unwrap()
+            )),
+            max_connections: 250,
+        });
+    settings.database.shards[2].server = "silent".into();
+    settings.database.acquire_timeout_ms = 5000;
+    let state = server::startup::connect(&settings, settings.http.addr).unwrap();
+    let id = ItemId::new(ShardId::new(2).unwrap(), 7).unwrap();
+    let item = Item {
+        id,
+        category_id: CategoryId(1),
+        name: "Unreadable Lamp".into(),
+        description: String::new(),
+        price: "10.00".parse().unwrap(),
+        currency: app::money::Currency::EUR,
+        stock: 4,
+        location: "A1".into(),
+        created_at: chrono::Utc::now(),
+        updated_at: chrono::Utc::now(),
+    };
+    cache::put_item(&state.redis, &item).await;
+    assert!(cache::item(&state.redis, &id).await.is_some());
+    let started = std::time::Instant::now();
+    app::catalog::service::apply_events(
+        &state,
+        &[Event::StockHeld {
+            item_id: id,
+            category_id: CategoryId(1),
+        }],
+    )
+    .await;
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "the follower waited {:?} for the shard",
+        started.elapsed()
+    );
+    assert!(
+        cache::item(&state.redis, &id).await.is_none(),
+        "its stock unknown, the copy goes"
+    );
+}
+
+#[tokio::test]
 async fn a_canceled_order_gives_its_stock_back_once_and_is_private() {
     let app = spawn_app().await;
     let category = app.create_category("Cancel").await;
