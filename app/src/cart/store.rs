@@ -113,13 +113,7 @@ pub async fn remove(redis: &Redis, owner: &Owner, items: &[ItemId]) -> Result<()
 
 /// Empties a cart.
 pub async fn clear(redis: &Redis, owner: &Owner) -> Result<(), RedisError> {
-    let mut pipe = redis::pipe();
-    clear_in(&mut pipe, redis, owner);
-    let () = pipe.query_async(&mut redis.connection()).await?;
+    let mut connection = redis.connection();
+    connection.del::<_, ()>(key(redis, owner)).await?;
     Ok(())
-}
-
-/// Adds emptying a cart to `pipe` (its answer ignored).
-pub fn clear_in(pipe: &mut redis::Pipeline, redis: &Redis, owner: &Owner) {
-    pipe.del(key(redis, owner)).ignore();
 }

@@ -7,7 +7,7 @@
 //! - every change writes an event to the outbox of its database in the same transaction;
 //! - after a commit the writer drops the cached copy; the event drops it on every other copy.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -688,10 +688,8 @@ pub async fn apply_events(state: &AppState, events: &[Event]) {
     held.dedup();
     let stocks = held_stock(state, &held).await;
     // A held item whose stock was not read (deleted, or its shard down) has its copy dropped.
-    items.extend(
-        held.iter()
-            .filter(|id| !stocks.iter().any(|(read, _)| read == *id)),
-    );
+    let read: BTreeSet<ItemId> = stocks.iter().map(|(id, _)| *id).collect();
+    items.extend(held.iter().filter(|id| !read.contains(id)));
     let mut pipe = redis::pipe();
     crate::checkout::gate::forget_in(&mut pipe, &state.redis, &gates);
     cache::lower_stock_in(&mut pipe, &state.redis, &stocks);
