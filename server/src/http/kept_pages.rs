@@ -1,6 +1,9 @@
 //! Catalog pages and search answers for visitors who are not signed in, answered from what this
 //! copy keeps (`app::catalog::kept_pages`: what is kept, and for how long).
 //!
+//! The layer sits outside the others but the brake: a kept answer skips tracing, the timeout and
+//! the compression layer, and a page made for keeping is asked of them without `Accept-Encoding`.
+//!
 //! A kept answer is sent as it was made, byte for byte, in the encoding the client prefers: it is
 //! compressed once per encoding, at its first answer in it, and never again. An item page or a
 //! search answer, sent many times, is compressed harder than a single answer could afford; a
@@ -237,7 +240,12 @@ fn answer(keeping: &Keeping, kept: &KeptPage, encoding: Encoding) -> Response {
     if let Some(name) = name {
         headers.insert(CONTENT_ENCODING, HeaderValue::from_static(name));
     }
-    if kept.bodies.compressible {
+    // The compression layer marks what it would compress, whatever the request took.
+    let marked = headers
+        .get_all(VARY)
+        .iter()
+        .any(|value| value.as_bytes().eq_ignore_ascii_case(b"accept-encoding"));
+    if kept.bodies.compressible && !marked {
         headers.append(VARY, HeaderValue::from_static("accept-encoding"));
     }
     headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
@@ -248,7 +256,11 @@ fn answer(keeping: &Keeping, kept: &KeptPage, encoding: Encoding) -> Response {
 
 /// Answers a visitor's catalog page or search from the kept answer when there is one; makes it
 /// otherwise, keeps it, and answers as a kept one would.
-pub async fn keep_pages(State(keeping): State<Keeping>, request: Request, next: Next) -> Response {
+pub async fn keep_pages(
+    State(keeping): State<Keeping>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let Some(kind) = keepable(&request) else {
         return next.run(request).await;
     };
@@ -264,6 +276,8 @@ pub async fn keep_pages(State(keeping): State<Keeping>, request: Request, next: 
         response.headers_mut().insert(AGE, age);
         return response;
     }
+    // Made in its plain form: it is kept so, and compressed here for each encoding asked.
+    request.headers_mut().remove(ACCEPT_ENCODING);
     let rendering_began = Instant::now();
     let response = next.run(request).await;
     if response.status() != StatusCode::OK || response.headers().contains_key(SET_COOKIE) {

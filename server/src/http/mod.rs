@@ -1,6 +1,6 @@
 //! The HTTP router: the Leptos pages and server functions, the REST API, `/healthz` and `/livez`, item pictures,
-//! the site's bundle, and the layers every request passes through (the brake, tracing, timeout,
-//! body limit, compression, security headers).
+//! the site's bundle, and the layers every request passes through (the brake, kept pages,
+//! tracing, timeout, body limit, compression, security headers).
 
 mod brake;
 mod health;
@@ -69,11 +69,7 @@ pub fn router(state: AppState, settings: &HttpSettings) -> Router {
             "referrer-policy",
             "strict-origin-when-cross-origin",
         ))
-        .layer(axum::middleware::from_fn(whole_bodies::sized_when_complete))
-        .layer(axum::middleware::from_fn_with_state(
-            kept_pages::Keeping::new(state, settings),
-            kept_pages::keep_pages,
-        ));
+        .layer(axum::middleware::from_fn(whole_bodies::sized_when_complete));
     let router = match settings.compression_level {
         0 => router,
         level => router.layer(
@@ -90,6 +86,10 @@ pub fn router(state: AppState, settings: &HttpSettings) -> Router {
             Duration::from_millis(settings.request_timeout_ms),
         ))
         .layer(TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn_with_state(
+            kept_pages::Keeping::new(state, settings),
+            kept_pages::keep_pages,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             brake::Brake::new(settings),
             brake::take_turn,
