@@ -185,13 +185,27 @@ pub async fn authenticate(state: &AppState, parts: &Parts) -> Result<Option<User
     session::resolve(state, &token).await
 }
 
+/// [`authenticate`], in the same round trip as the commands `add` puts in a pipeline (see
+/// `session::resolve_with`): the account, if any, and what those commands answered.
+pub async fn authenticate_with<T: redis::FromRedisValue>(
+    state: &AppState,
+    parts: &Parts,
+    add: impl FnOnce(&mut redis::Pipeline),
+) -> Result<(Option<User>, T), AppError> {
+    let token = session::token_from(parts);
+    session::resolve_with(state, token.as_deref(), add).await
+}
+
 /// The signed-in account, or 401.
 pub async fn require_user(state: &AppState, parts: &Parts) -> Result<User, AppError> {
-    authenticate(state, parts)
-        .await?
-        .ok_or_else(|| AppError::Unauthorized {
-            message: "sign in first".into(),
-        })
+    signed_in(authenticate(state, parts).await?)
+}
+
+/// The account [`authenticate`] found, or 401 when it found none.
+pub fn signed_in(user: Option<User>) -> Result<User, AppError> {
+    user.ok_or_else(|| AppError::Unauthorized {
+        message: "sign in first".into(),
+    })
 }
 
 /// The signed-in admin: 401 when nobody is signed in, 403 for a customer.

@@ -12,7 +12,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use http::HeaderValue;
 use http::header::AUTHORIZATION;
 use http::request::Parts;
-use redis::AsyncCommands;
+use redis::aio::ConnectionManager;
+use redis::{AsyncCommands, FromRedisValue, Value};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -90,27 +91,62 @@ pub async fn create(state: &AppState, user: &User) -> Result<String, AppError> {
 /// One round trip: the read renews the idle timeout (a second one trims it in a session's last
 /// half hour, a third ends a session past its absolute timeout).
 pub async fn resolve(state: &AppState, token: &str) -> Result<Option<User>, AppError> {
-    let key = session_key(state, &digest(token));
+    let (user, ()) = resolve_with(state, Some(token), |_| {}).await?;
+    Ok(user)
+}
+
+/// [`resolve`] (when there is a token), in the same round trip as the commands `add` puts in the
+/// pipeline: a request whose first read does not depend on who asks pays one round trip for both.
+/// Answers the account and what those commands answered (as a pipeline of them alone would).
+pub async fn resolve_with<T: FromRedisValue>(
+    state: &AppState,
+    token: Option<&str>,
+    add: impl FnOnce(&mut redis::Pipeline),
+) -> Result<(Option<User>, T), AppError> {
+    let key = token.map(|token| session_key(state, &digest(token)));
+    let mut pipe = redis::pipe();
+    if let Some(key) = &key {
+        pipe.cmd("GETEX").arg(key).arg("EX").arg(IDLE_TTL_S);
+    }
+    add(&mut pipe);
     let mut redis = state.redis.connection();
-    let found: Option<String> = redis::cmd("GETEX")
-        .arg(&key)
-        .arg("EX")
-        .arg(IDLE_TTL_S)
+    let mut answers: Vec<Value> = pipe
         .query_async(&mut redis)
         .await
         .map_err(RedisError::from)?;
+    let user = match key {
+        Some(key) if !answers.is_empty() => {
+            let found = Option::<String>::from_redis_value(answers.remove(0))
+                .map_err(|error| RedisError::from(redis::RedisError::from(error)))?;
+            in_force(&mut redis, &key, found).await?
+        }
+        _ => None,
+    };
+    let rest = T::from_redis_value(Value::Array(answers))
+        .map_err(|error| RedisError::from(redis::RedisError::from(error)))?;
+    Ok((user, rest))
+}
+
+/// The account of the session record `found` at `key` (just read, its idle timeout renewed), if
+/// the session is still in force: past its absolute timeout it is ended; in its last half hour
+/// its idle timeout is trimmed to what is left.
+async fn in_force(
+    redis: &mut ConnectionManager,
+    key: &str,
+    found: Option<String>,
+) -> Result<Option<User>, AppError> {
     let Some(record) = found.and_then(|json| serde_json::from_str::<Record>(&json).ok()) else {
         return Ok(None);
     };
     let age = now_s().saturating_sub(record.created_s);
     if age >= ABSOLUTE_TTL_S {
-        redis.del::<_, ()>(&key).await.map_err(RedisError::from)?;
+        redis.del::<_, ()>(key).await.map_err(RedisError::from)?;
         return Ok(None);
     }
     let left = ABSOLUTE_TTL_S - age;
     if left < IDLE_TTL_S {
         redis
-            .expire::<_, ()>(&key, i64::try_from(left).unwrap_or(i64::MAX))
+            .expire::<_, ()>(key, i64::try_from(left).unwrap_or(i64::MAX))
             .await
             .map_err(RedisError::from)?;
     }

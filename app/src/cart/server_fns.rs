@@ -7,8 +7,9 @@ use crate::error::AppError;
 
 #[cfg(feature = "ssr")]
 mod ssr {
+    use crate::cart::model::Cart;
     use crate::cart::service;
-    use crate::cart::store::Owner;
+    use crate::cart::store::{Change, Owner};
     use crate::error::AppError;
     use crate::shard::id::ItemId;
     use crate::state::{AppState, use_app_state};
@@ -18,13 +19,27 @@ mod ssr {
         let state = use_app_state()?;
         let parts = crate::admin::server_fns::ssr::request_parts()?;
         let (owner, cookie) = service::owner_for_write(&state, &parts).await?;
+        send_cookie(cookie);
+        Ok((state, owner))
+    }
+
+    /// One line of the cart a write goes to changed (sending the visitor cookie when one is new).
+    pub async fn change_line(id: ItemId, change: Change) -> Result<Cart, AppError> {
+        let state = use_app_state()?;
+        let parts = crate::admin::server_fns::ssr::request_parts()?;
+        let (cart, cookie) = service::change_line(&state, &parts, id, change).await?;
+        send_cookie(cookie);
+        Ok(cart)
+    }
+
+    /// Sends a new visitor cart's cookie with the response.
+    fn send_cookie(cookie: Option<http::HeaderValue>) {
         if let (Some(cookie), Some(response)) = (
             cookie,
             leptos::prelude::use_context::<leptos_axum::ResponseOptions>(),
         ) {
             response.append_header(http::header::SET_COOKIE, cookie);
         }
-        Ok((state, owner))
     }
 
     pub fn parse_item(text: &str) -> Result<ItemId, AppError> {
@@ -59,8 +74,7 @@ pub async fn add_to_cart(item_id: String, quantity: String) -> Result<Cart, AppE
     let result = async {
         let id = ssr::parse_item(&item_id)?;
         let quantity = ssr::parse_quantity(&quantity)?;
-        let (state, owner) = ssr::writable_cart().await?;
-        crate::cart::service::add(&state, &owner, id, quantity).await
+        ssr::change_line(id, crate::cart::store::Change::Add(quantity)).await
     };
     result.await.map_err(crate::error::with_status)
 }
@@ -71,8 +85,7 @@ pub async fn set_cart_quantity(item_id: String, quantity: String) -> Result<Cart
     let result = async {
         let id = ssr::parse_item(&item_id)?;
         let quantity = ssr::parse_quantity(&quantity)?;
-        let (state, owner) = ssr::writable_cart().await?;
-        crate::cart::service::set_quantity(&state, &owner, id, quantity).await
+        ssr::change_line(id, crate::cart::store::Change::Set(quantity)).await
     };
     result.await.map_err(crate::error::with_status)
 }

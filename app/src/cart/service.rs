@@ -8,12 +8,11 @@ use http::request::Parts;
 use rust_decimal::Decimal;
 
 use super::model::{Cart, CartLine, CartTotal, MAX_LINES, MAX_QUANTITY};
-use super::store::{self, Owner, Stored};
-use crate::accounts::model::UserId;
+use super::store::{self, Change, Owner, Put, Stored};
+use crate::accounts::model::{User, UserId};
 use crate::catalog::model::Item;
 use crate::catalog::service as catalog;
 use crate::error::AppError;
-use crate::redis_store::RedisError;
 use crate::shard::id::ItemId;
 use crate::state::AppState;
 
@@ -29,10 +28,30 @@ fn visitor_id(parts: &Parts) -> Option<String> {
 
 /// The cart a request means: the signed-in customer's, else the visitor cookie's, if any.
 pub async fn owner(state: &AppState, parts: &Parts) -> Result<Option<Owner>, AppError> {
-    if let Some(user) = crate::accounts::service::authenticate(state, parts).await? {
-        return Ok(Some(Owner::User(user.id)));
+    let user = crate::accounts::service::authenticate(state, parts).await?;
+    Ok(owner_of(user, parts))
+}
+
+/// The cart of `user`, the request's signed-in account if any, else the visitor cookie's.
+fn owner_of(user: Option<User>, parts: &Parts) -> Option<Owner> {
+    match user {
+        Some(user) => Some(Owner::User(user.id)),
+        None => visitor_id(parts).map(Owner::Visitor),
     }
-    Ok(visitor_id(parts).map(Owner::Visitor))
+}
+
+/// The cart a write goes to, `owner` if there is one; a visitor without a cart gets one, and the
+/// cookie to send.
+fn or_new_visitor(
+    owner: Option<Owner>,
+    parts: &Parts,
+) -> Result<(Owner, Option<HeaderValue>), AppError> {
+    if let Some(owner) = owner {
+        return Ok((owner, None));
+    }
+    let id = format!("{:032x}", rand::random::<u128>());
+    let cookie = crate::request::set_cookie(parts, COOKIE_NAME, &id, COOKIE_MAX_AGE_S)?;
+    Ok((Owner::Visitor(id), Some(cookie)))
 }
 
 /// The cart a write goes to; a visitor without a cart gets one, and the cookie to send.
@@ -40,12 +59,7 @@ pub async fn owner_for_write(
     state: &AppState,
     parts: &Parts,
 ) -> Result<(Owner, Option<HeaderValue>), AppError> {
-    if let Some(owner) = owner(state, parts).await? {
-        return Ok((owner, None));
-    }
-    let id = format!("{:032x}", rand::random::<u128>());
-    let cookie = crate::request::set_cookie(parts, COOKIE_NAME, &id, COOKIE_MAX_AGE_S)?;
-    Ok((Owner::Visitor(id), Some(cookie)))
+    or_new_visitor(owner(state, parts).await?, parts)
 }
 
 /// The cart as it is now: every line re-read from the catalog (cached), with its warnings. Lines
@@ -99,113 +113,77 @@ async fn priced(
     })
 }
 
-/// Sets how many of an item the cart holds (0 takes it out). An item that is sold out cannot be
-/// added; one with less stock than asked is added with a warning (checkout decides).
-pub async fn set_quantity(
+/// Changes one line of the cart a request's write goes to (a visitor without a cart gets one, and
+/// the cookie to send): `Set(0)` takes it out. An item that is sold out cannot be added; one with
+/// less stock than asked is added with a warning (checkout decides). The session and the item's
+/// cached copy are read in one round trip, and the line is written, checked against the cart's
+/// bounds and read back with the rest of the cart in one more.
+pub async fn change_line(
     state: &AppState,
-    owner: &Owner,
+    parts: &Parts,
     id: ItemId,
-    quantity: u32,
-) -> Result<Cart, AppError> {
-    if quantity > MAX_QUANTITY {
-        return Err(AppError::invalid(
-            "quantity",
-            format!("at most {MAX_QUANTITY} of one item"),
-        ));
-    }
-    if quantity == 0 {
-        let mut existing = store::lines(&state.redis, owner).await?;
-        store::remove(&state.redis, owner, &[id]).await?;
-        existing.remove(&id);
-        let items = catalog::items(state, existing.keys().copied()).await?;
-        return priced(state, owner, existing, items).await;
-    }
-    let (existing, entry) = lines_and_item(state, owner, id).await?;
-    set_line(state, owner, existing, id, entry, quantity).await
-}
-
-/// Adds units of an item to what the cart holds.
-pub async fn add(
-    state: &AppState,
-    owner: &Owner,
-    id: ItemId,
-    quantity: u32,
-) -> Result<Cart, AppError> {
-    if quantity == 0 {
-        return Err(AppError::invalid("quantity", "must be at least 1"));
-    }
-    let (existing, entry) = lines_and_item(state, owner, id).await?;
-    let current = existing.get(&id).map_or(0, |line| line.quantity);
-    let wanted = current + quantity;
-    if wanted > MAX_QUANTITY {
-        return Err(AppError::invalid(
-            "quantity",
-            format!("at most {MAX_QUANTITY} of one item ({current} already in the cart)"),
-        ));
-    }
-    set_line(state, owner, existing, id, entry, wanted).await
-}
-
-/// The cart's lines and the item's cache entry, in one round trip.
-async fn lines_and_item(
-    state: &AppState,
-    owner: &Owner,
-    id: ItemId,
-) -> Result<(BTreeMap<ItemId, Stored>, Option<String>), AppError> {
-    let mut pipe = redis::pipe();
-    store::lines_in(&mut pipe, &state.redis, owner);
-    catalog::cached_item_in(&mut pipe, state, id);
-    let (lines, entry): (BTreeMap<String, String>, Option<String>) = pipe
-        .query_async(&mut state.redis.connection())
-        .await
-        .map_err(RedisError::from)?;
-    Ok((store::parse(lines), entry))
-}
-
-/// Sets the line of item `id` to `quantity` (at least 1) in the cart whose lines were just read
-/// (`existing`), with the item's cache entry read with them. The cart answered is built from
-/// them and the write, not read again.
-async fn set_line(
-    state: &AppState,
-    owner: &Owner,
-    mut existing: BTreeMap<ItemId, Stored>,
-    id: ItemId,
-    entry: Option<String>,
-    quantity: u32,
-) -> Result<Cart, AppError> {
-    let found = catalog::item_from_entry(state, id, entry).await?;
-    let previous = existing.get(&id);
-    let refused = match previous {
-        Some(_) => None,
-        None if existing.len() >= MAX_LINES => Some(AppError::conflict(
-            "item_id",
-            format!("a cart holds at most {MAX_LINES} different items"),
-        )),
-        None if found.item.stock == 0 => {
-            Some(AppError::conflict("item_id", "this item is sold out"))
+    change: Change,
+) -> Result<(Cart, Option<HeaderValue>), AppError> {
+    match change {
+        Change::Set(0) => {
+            let (owner, cookie) = owner_for_write(state, parts).await?;
+            return Ok((remove_line(state, &owner, id).await?, cookie));
         }
-        None => None,
-    };
-    if let Some(refused) = refused {
-        // A sold-out item's crowd keeps asking: the copy read from its shard is cached anyway.
-        found.cache(state).await;
-        return Err(refused);
+        Change::Set(quantity) if quantity > MAX_QUANTITY => {
+            return Err(AppError::invalid(
+                "quantity",
+                format!("at most {MAX_QUANTITY} of one item"),
+            ));
+        }
+        Change::Add(0) => return Err(AppError::invalid("quantity", "must be at least 1")),
+        Change::Set(_) | Change::Add(_) => {}
     }
-    // The price remembered is the one the shopper saw when first adding the item.
-    let price = previous.map_or(found.item.price, |line| line.price);
-    let line = Stored { quantity, price };
-    // The line written and, on a cache miss, the item cached, in one round trip.
-    let mut pipe = redis::pipe();
-    store::set_in(&mut pipe, &state.redis, owner, id, line);
-    found.cache_in(&mut pipe, state);
-    let () = pipe
-        .query_async(&mut state.redis.connection())
-        .await
-        .map_err(RedisError::from)?;
-    existing.insert(id, line);
+    let (user, (entry,)) = crate::accounts::service::authenticate_with(state, parts, |pipe| {
+        catalog::cached_item_in(pipe, state, id);
+    })
+    .await?;
+    let (owner, cookie) = or_new_visitor(owner_of(user, parts), parts)?;
+    let found = catalog::item_from_entry(state, id, entry).await?;
+    // A sold-out item's crowd keeps asking: the copy read from its shard is cached anyway.
+    found.cache(state).await;
+    let item = found.item;
+    let put = store::put(
+        &state.redis,
+        &owner,
+        id,
+        change,
+        item.price,
+        item.stock == 0,
+    )
+    .await?;
+    let lines = match put {
+        Put::Written(lines) => lines,
+        Put::TooMany { already } => {
+            return Err(AppError::invalid(
+                "quantity",
+                format!("at most {MAX_QUANTITY} of one item ({already} already in the cart)"),
+            ));
+        }
+        Put::Full => {
+            return Err(AppError::conflict(
+                "item_id",
+                format!("a cart holds at most {MAX_LINES} different items"),
+            ));
+        }
+        Put::SoldOut => return Err(AppError::conflict("item_id", "this item is sold out")),
+    };
     let mut items =
-        catalog::items(state, existing.keys().copied().filter(|other| *other != id)).await?;
-    items.insert(id, found.item);
+        catalog::items(state, lines.keys().copied().filter(|other| *other != id)).await?;
+    items.insert(id, item);
+    Ok((priced(state, &owner, lines, items).await?, cookie))
+}
+
+/// Takes an item's line out of the cart.
+pub async fn remove_line(state: &AppState, owner: &Owner, id: ItemId) -> Result<Cart, AppError> {
+    let mut existing = store::lines(&state.redis, owner).await?;
+    store::remove(&state.redis, owner, &[id]).await?;
+    existing.remove(&id);
+    let items = catalog::items(state, existing.keys().copied()).await?;
     priced(state, owner, existing, items).await
 }
 

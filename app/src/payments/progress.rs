@@ -58,14 +58,35 @@ pub struct Cached {
 
 /// The checkout's snapshot and version, in one round trip.
 pub async fn cached(redis: &Redis, checkout_id: &str) -> Cached {
-    let mut connection = redis.connection();
-    let found: redis::RedisResult<(Option<String>, Option<String>)> = redis::cmd("MGET")
-        .arg(snapshot_key(redis, checkout_id))
-        .arg(version_key(redis, checkout_id))
-        .query_async(&mut connection)
-        .await;
+    let mut pipe = redis::pipe();
+    cached_in(&mut pipe, redis, checkout_id);
+    let found: redis::RedisResult<((Option<String>, Option<String>),)> =
+        pipe.query_async(&mut redis.connection()).await;
     match found {
-        Ok((snapshot, version)) => Cached {
+        Ok((found,)) => Cached::from_found(checkout_id, found),
+        Err(error) => {
+            tracing::debug!(%error, "progress snapshot unreadable; asking the databases");
+            Cached::from_found(checkout_id, (None, None))
+        }
+    }
+}
+
+/// Adds the read of the checkout's snapshot and version to `pipe`, for a caller that sends other
+/// commands in the same round trip; its answer, `(Option<String>, Option<String>)`, reads with
+/// [`Cached::from_found`].
+pub fn cached_in(pipe: &mut redis::Pipeline, redis: &Redis, checkout_id: &str) {
+    pipe.cmd("MGET")
+        .arg(snapshot_key(redis, checkout_id))
+        .arg(version_key(redis, checkout_id));
+}
+
+impl Cached {
+    /// What [`cached_in`] found: the snapshot (an unreadable one is ignored) and the version.
+    pub fn from_found(
+        checkout_id: &str,
+        (snapshot, version): (Option<String>, Option<String>),
+    ) -> Self {
+        Cached {
             progress: snapshot.and_then(|json| match serde_json::from_str(&json) {
                 Ok(progress) => Some(progress),
                 Err(error) => {
@@ -74,13 +95,6 @@ pub async fn cached(redis: &Redis, checkout_id: &str) -> Cached {
                 }
             }),
             version: version.unwrap_or_default(),
-        },
-        Err(error) => {
-            tracing::debug!(%error, "progress snapshot unreadable; asking the databases");
-            Cached {
-                progress: None,
-                version: String::new(),
-            }
         }
     }
 }

@@ -29,8 +29,7 @@ pub async fn follow_checkout(checkout_id: String) -> Result<CheckoutProgress, Ap
     let result = async {
         let state = crate::state::use_app_state()?;
         let parts = crate::admin::server_fns::ssr::request_parts()?;
-        let user = crate::accounts::service::require_user(&state, &parts).await?;
-        super::service::checkout_progress(&state, &user, &checkout_id).await
+        super::service::followed_checkout(&state, &parts, &checkout_id).await
     };
     result.await.map_err(crate::error::with_status)
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound, Utc};
+use http::request::Parts;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
@@ -272,6 +273,33 @@ pub async fn checkout_progress(
     checkout_id: &str,
 ) -> Result<CheckoutProgress, AppError> {
     let cached = progress::cached(&state.redis, checkout_id).await;
+    progress_from(state, user, checkout_id, cached).await
+}
+
+/// [`checkout_progress`] for the request `parts`' signed-in customer (401 without one), its
+/// session read in the same round trip as the snapshot: what the waiting page's polls cost.
+pub async fn followed_checkout(
+    state: &AppState,
+    parts: &Parts,
+    checkout_id: &str,
+) -> Result<CheckoutProgress, AppError> {
+    let (user, (found,)) = accounts::authenticate_with(state, parts, |pipe| {
+        progress::cached_in(pipe, &state.redis, checkout_id);
+    })
+    .await?;
+    let user = accounts::signed_in(user)?;
+    let cached = progress::Cached::from_found(checkout_id, found);
+    progress_from(state, &user, checkout_id, cached).await
+}
+
+/// The checkout's progress from what [`progress::cached`] found, else from the databases (and
+/// kept for the next poll).
+async fn progress_from(
+    state: &AppState,
+    user: &User,
+    checkout_id: &str,
+    cached: progress::Cached,
+) -> Result<CheckoutProgress, AppError> {
     if let Some(snapshot) = &cached.progress {
         return if snapshot
             .orders

@@ -2,6 +2,7 @@
 
 use app::cart::model::{Cart, QuantityInput, parse_quantity};
 use app::cart::service;
+use app::cart::store::Change;
 use app::error::AppError;
 use app::shard::id::ItemId;
 use app::state::AppState;
@@ -46,8 +47,7 @@ pub async fn put_line(
     let id = parse_item_id(&item_id)?;
     let quantity =
         parse_quantity(input.quantity).map_err(|message| AppError::invalid("quantity", message))?;
-    let (owner, cookie) = service::owner_for_write(&state, &parts).await?;
-    let cart = service::set_quantity(&state, &owner, id, quantity).await?;
+    let (cart, cookie) = service::change_line(&state, &parts, id, Change::Set(quantity)).await?;
     Ok((cookie.map(|c| [(SET_COOKIE, c)]), Json(cart)))
 }
 
@@ -62,7 +62,7 @@ pub async fn delete_line(
 ) -> Result<Json<Cart>, AppError> {
     let id = parse_item_id(&item_id)?;
     match service::owner(&state, &parts).await? {
-        Some(owner) => Ok(Json(service::set_quantity(&state, &owner, id, 0).await?)),
+        Some(owner) => Ok(Json(service::remove_line(&state, &owner, id).await?)),
         None => Ok(Json(Cart::default())),
     }
 }

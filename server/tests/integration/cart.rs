@@ -1,9 +1,12 @@
 //! The cart: a visitor's by cookie, a customer's by account, merged at sign-in, always re-read
 //! against the catalog.
 
+use app::cart::model::{MAX_LINES, MAX_QUANTITY};
+use app::cart::store::{self, Change, Owner, Put};
 use app::catalog::cache;
 use app::shard::id::ItemId;
 use reqwest::Method;
+use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
 use crate::helpers::{send_json, spawn_app};
@@ -166,5 +169,104 @@ async fn an_item_read_from_its_shard_for_a_cart_line_is_cached_whether_added_or_
     assert_eq!(status, 409, "{refused}");
     let cached = cache::item(&app.state.redis, &ids[1]).await;
     assert_eq!(cached.map(|item| item.stock), Some(0));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn lines_added_at_once_to_an_almost_full_cart_stop_at_its_bound() {
+    let app = spawn_app().await;
+    let category = app.create_category("Cart Bound").await;
+    let token = crate::helpers::customer_token(&app, "bounded").await;
+    let mut ids = Vec::new();
+    for n in 0..MAX_LINES + 2 {
+        let item = app
+            .create_item(&category, &format!("Bead {n}"), "1.00", 5)
+            .await;
+        ids.push(item["id"].as_str().unwrap().to_owned());
+    }
+    let put = |id: &str| {
+        app.client
+            .put(app.url(&format!("/api/v1/cart/items/{id}")))
+            .bearer_auth(&token)
+            .json(&json!({ "quantity": 1 }))
+    };
+    for id in &ids[..MAX_LINES - 2] {
+        assert_eq!(send_json(put(id)).await.0, 200);
+    }
+    // Four new lines at once where two fit: each write checks the bound as the cart is then.
+    let racing =
+        futures_util::future::join_all(ids[MAX_LINES - 2..].iter().map(|id| send_json(put(id))));
+    let statuses: Vec<u16> = racing.await.into_iter().map(|(status, _)| status).collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        2,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 409).count(),
+        2,
+        "{statuses:?}"
+    );
+    let (_, cart) = send_json(app.client.get(app.url("/api/v1/cart")).bearer_auth(&token)).await;
+    assert_eq!(cart["lines"].as_array().unwrap().len(), MAX_LINES);
+    // A line already there still changes, and keeps the price of when it was added.
+    let first = format!("/api/v1/items/{}", ids[0]);
+    app.admin_json(Method::PATCH, &first, json!({"price": "2.00"}))
+        .await;
+    let (status, cart) = send_json(
+        app.client
+            .put(app.url(&format!("/api/v1/cart/items/{}", ids[0])))
+            .bearer_auth(&token)
+            .json(&json!({ "quantity": 3 })),
+    )
+    .await;
+    assert_eq!(status, 200, "{cart}");
+    let line = cart["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|line| line["item"]["id"] == ids[0].as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(line["quantity"], 3);
+    assert_eq!(line["price_when_added"], "1.00");
+    assert_eq!(line["price_changed"], true);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn adding_units_counts_what_the_line_holds_and_refuses_past_the_most_of_one_item() {
+    let app = spawn_app().await;
+    let category = app.create_category("Cart Adds").await;
+    let item = app.create_item(&category, "Spoon", "3.00", 40).await;
+    let id: ItemId = item["id"].as_str().unwrap().parse().unwrap();
+    let owner = Owner::Visitor(format!("{:032x}", rand::random::<u128>()));
+    let redis = &app.state.redis;
+    let price: Decimal = "3.00".parse().unwrap();
+    let add = |quantity| store::put(redis, &owner, id, Change::Add(quantity), price, false);
+    let Put::Written(lines) = add(4).await.unwrap() else {
+        panic!("the first add is refused");
+    };
+    assert_eq!(lines[&id].quantity, 4);
+    let Put::Written(lines) = add(MAX_QUANTITY - 4).await.unwrap() else {
+        panic!("an add up to the most of one item is refused");
+    };
+    assert_eq!(lines[&id].quantity, MAX_QUANTITY);
+    assert_eq!(
+        add(1).await.unwrap(),
+        Put::TooMany {
+            already: MAX_QUANTITY
+        }
+    );
+    // Sold out refuses a new line only: the line already there still changes.
+    let other: ItemId = app.create_item(&category, "Fork", "3.00", 0).await["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let new_line = store::put(redis, &owner, other, Change::Set(1), price, true).await;
+    assert_eq!(new_line.unwrap(), Put::SoldOut);
+    let changed = store::put(redis, &owner, id, Change::Set(2), price, true).await;
+    assert!(matches!(changed, Ok(Put::Written(lines)) if lines[&id].quantity == 2));
     app.stop().await;
 }
