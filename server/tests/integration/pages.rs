@@ -134,6 +134,16 @@ fn script_hashes(html: &str) -> Vec<String> {
         .collect()
 }
 
+/// A page asked for as gzip.
+async fn get_gzipped(app: &crate::helpers::TestApp, path: &str) -> reqwest::Response {
+    app.client
+        .get(app.url(path))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap()
+}
+
 /// A gzip body, decoded.
 async fn gunzip(response: reqwest::Response) -> String {
     let mut unzipped = String::new();
@@ -179,13 +189,7 @@ async fn a_visitors_category_page_is_kept_a_moment_and_compressed_once() {
     assert_eq!(length, html.len());
     assert_eq!(html, first_html, "the same page, byte for byte");
 
-    let gzipped = app
-        .client
-        .get(app.url(&path))
-        .header("accept-encoding", "gzip")
-        .send()
-        .await
-        .unwrap();
+    let gzipped = get_gzipped(&app, &path).await;
     assert_eq!(gzipped.headers()["content-encoding"], "gzip");
     let vary: Vec<_> = gzipped.headers().get_all("vary").iter().collect();
     assert_eq!(vary, ["accept-encoding"]);
@@ -195,13 +199,7 @@ async fn a_visitors_category_page_is_kept_a_moment_and_compressed_once() {
     let other = app.create_category("Kept Kestrels").await;
     app.create_item(&other, "Kestrel Kite", "31.00", 2).await;
     let other_path = format!("/categories/{}", other["slug"].as_str().unwrap());
-    let gzipped_first = app
-        .client
-        .get(app.url(&other_path))
-        .header("accept-encoding", "gzip")
-        .send()
-        .await
-        .unwrap();
+    let gzipped_first = get_gzipped(&app, &other_path).await;
     assert!(gzipped_first.headers().get("age").is_none(), "rendered");
     assert_eq!(gzipped_first.headers()["content-encoding"], "gzip");
     let vary: Vec<_> = gzipped_first.headers().get_all("vary").iter().collect();
