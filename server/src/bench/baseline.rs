@@ -28,6 +28,7 @@ use rand::Rng;
 use tokio::time::Instant;
 
 use super::Figures;
+use super::cpu::{CpuReading, CpuSpent};
 use crate::config::Settings;
 use crate::startup;
 
@@ -36,21 +37,35 @@ const DIRECT_ITEMS: u32 = 300;
 
 /// One closed-loop baseline measured at several numbers of clients.
 pub struct Sweep {
-    /// Each number of clients tried, in order, and what it answered.
-    pub levels: Vec<(usize, Figures)>,
+    /// Each number of clients tried, in order.
+    pub levels: Vec<Level>,
+}
+
+/// One number of clients of a sweep: what it answered, and the CPU every process spent on it.
+pub struct Level {
+    pub clients: usize,
+    pub figures: Figures,
+    pub cpu: CpuSpent,
+}
+
+impl Level {
+    /// Each kind of process's CPU for one answer, in µs, busiest first.
+    pub fn cpu_each(&self) -> Vec<(&'static str, f64)> {
+        self.cpu.micros_each(self.figures.answered())
+    }
 }
 
 impl Sweep {
     /// The level that answered the most a second.
-    pub fn best(&self) -> Option<&(usize, Figures)> {
+    pub fn best(&self) -> Option<&Level> {
         self.levels
             .iter()
-            .max_by(|a, b| a.1.per_second().total_cmp(&b.1.per_second()))
+            .max_by(|a, b| a.figures.per_second().total_cmp(&b.figures.per_second()))
     }
 
     /// The best level's rate (0 when nothing ran).
     pub fn best_per_second(&self) -> f64 {
-        self.best().map_or(0.0, |(_, figures)| figures.per_second())
+        self.best().map_or(0.0, |level| level.figures.per_second())
     }
 }
 
@@ -144,16 +159,20 @@ pub async fn trivial_route(
 /// of one unit after the other, on databases of their own, made, then dropped), then `surge`'s
 /// holds with as many clients. Taking turns level by level, not side after side, lets a slow
 /// minute of the machine (or the database's clean-up after one side's writes) fall on both.
+/// `surge(clients)` answers once what its holds set off (their events relayed and applied) has
+/// passed, so that work counts in its CPU, not in the next level's direct side; the CPU of every
+/// process (`shop` the shop's when it runs apart) is read around each side.
 /// Answers (the direct transaction's sweep, Surge's).
 pub async fn holds<F, Fut>(
     settings: &Settings,
+    shop: Option<u32>,
     (from, to): (usize, usize),
     duration: Duration,
     mut surge: F,
 ) -> anyhow::Result<(Sweep, Sweep)>
 where
     F: FnMut(usize) -> Fut,
-    Fut: Future<Output = Figures>,
+    Fut: Future<Output = anyhow::Result<Figures>>,
 {
     let mut measured = None;
     super::with_own_databases(settings, |settings| {
@@ -174,15 +193,41 @@ where
                     }
                 });
                 let through_surge = surge(clients);
-                async move { (direct.await, through_surge.await) }
+                async move {
+                    let before = CpuReading::now(shop);
+                    let direct = direct.await;
+                    let between = CpuReading::now(shop);
+                    let through_surge = through_surge.await?;
+                    let after = CpuReading::now(shop);
+                    anyhow::Ok((
+                        Level {
+                            clients,
+                            figures: direct,
+                            cpu: between.since(&before),
+                        },
+                        Level {
+                            clients,
+                            figures: through_surge,
+                            cpu: after.since(&between),
+                        },
+                    ))
+                }
             })
             .await;
             state.shards.close().await;
-            let (direct, surge): (Vec<_>, Vec<_>) = both
-                .into_iter()
-                .map(|(clients, (direct, surge))| ((clients, direct), (clients, surge)))
-                .unzip();
-            *measured = Some((Sweep { levels: direct }, Sweep { levels: surge }));
+            let mut direct = Vec::new();
+            let mut through_surge = Vec::new();
+            for (_, level) in both {
+                let (direct_level, surge_level) = level?;
+                direct.push(direct_level);
+                through_surge.push(surge_level);
+            }
+            *measured = Some((
+                Sweep { levels: direct },
+                Sweep {
+                    levels: through_surge,
+                },
+            ));
             Ok(())
         }
     })
@@ -244,15 +289,24 @@ mod tests {
 
     #[tokio::test]
     async fn the_best_level_is_the_one_that_answered_most() {
+        let before = CpuReading::now(None);
+        let levels = levels(4, 32, |clients| {
+            let answered =
+                vec![Duration::from_millis(1); [50, 80, 70, 75][clients.ilog2() as usize - 2]];
+            async move { Figures::new(answered, 0, Duration::from_secs(1)) }
+        })
+        .await;
         let sweep = Sweep {
-            levels: levels(4, 32, |clients| {
-                let answered =
-                    vec![Duration::from_millis(1); [50, 80, 70, 75][clients.ilog2() as usize - 2]];
-                async move { Figures::new(answered, 0, Duration::from_secs(1)) }
-            })
-            .await,
+            levels: levels
+                .into_iter()
+                .map(|(clients, figures)| Level {
+                    clients,
+                    figures,
+                    cpu: CpuReading::now(None).since(&before),
+                })
+                .collect(),
         };
-        assert_eq!(sweep.best().map(|(clients, _)| *clients), Some(8));
+        assert_eq!(sweep.best().map(|level| level.clients), Some(8));
         assert!((sweep.best_per_second() - 80.0).abs() < 1e-9);
     }
 }

@@ -25,7 +25,7 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::time::Instant;
 
 use super::baseline::Sweep;
-use super::cpu::CpuReading;
+use super::cpu::{CpuReading, CpuSpent};
 use super::stage::{ShopProcess, Stage};
 use super::{Figures, baseline};
 use crate::config::Settings;
@@ -373,6 +373,7 @@ pub async fn scenario(
             Some(
                 measure_baselines(
                     settings,
+                    &stage,
                     &parts,
                     options.baseline_clients.max(1),
                     options.baseline,
@@ -807,7 +808,7 @@ fn report(
     samples: &[Sample],
     options: &BlackFridayOptions,
     baselines: Option<&Baselines>,
-    cpu: &str,
+    cpu: &CpuSpent,
     audit: &crate::audit::AuditReport,
 ) -> String {
     let elapsed = options.duration;
@@ -937,10 +938,17 @@ impl Baselines {
             ),
         ];
         let swept = holds.iter().flat_map(|(what, sweep)| {
-            let best = sweep.best().map(|(clients, _)| *clients);
-            sweep.levels.iter().map(move |(clients, figures)| {
-                let mark = if Some(*clients) == best { " *" } else { "" };
-                (format!("{what}, {clients} clients{mark}"), figures)
+            let best = sweep.best().map(|level| level.clients);
+            sweep.levels.iter().map(move |level| {
+                let mark = if Some(level.clients) == best {
+                    " *"
+                } else {
+                    ""
+                };
+                (
+                    format!("{what}, {} clients{mark}", level.clients),
+                    &level.figures,
+                )
             })
         });
         for (what, figures, ceiling) in reads
@@ -960,12 +968,56 @@ impl Baselines {
             "Surge's holds at their best = {} of the direct hold transaction's best",
             share(self.holds.best_per_second(), direct)
         );
+        out.push_str(&self.cpu_per_hold());
         let _ = writeln!(
             out,
             "the run: {reads_per_s:.0} reads/s answered = {} of the trivial route's ceiling; \
              {holds_per_s:.0} holds/s = {} of the direct hold transaction's",
             share(reads_per_s, trivial),
             share(holds_per_s, direct)
+        );
+        out
+    }
+
+    /// Each process's CPU for one hold, each side at its best level: where Surge's holds spend
+    /// more than the transaction alone. Surge's side counts until its holds' events had passed
+    /// through the shop.
+    fn cpu_per_hold(&self) -> String {
+        let (Some(direct), Some(surge)) = (self.direct_holds.best(), self.holds.best()) else {
+            return String::new();
+        };
+        let (direct, surge) = (direct.cpu_each(), surge.cpu_each());
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "| CPU µs a hold, each side at its best | direct transaction | Surge's holds |"
+        );
+        let _ = writeln!(out, "|---|---:|---:|");
+        let mut kinds: Vec<&str> = surge.iter().map(|(kind, _)| *kind).collect();
+        for (kind, _) in &direct {
+            if !kinds.contains(kind) {
+                kinds.push(kind);
+            }
+        }
+        let of = |side: &[(&str, f64)], kind: &str| {
+            side.iter()
+                .find(|(k, _)| *k == kind)
+                .map_or(0.0, |(_, micros)| *micros)
+        };
+        for kind in kinds {
+            let _ = writeln!(
+                out,
+                "| {kind} | {:.0} | {:.0} |",
+                of(&direct, kind),
+                of(&surge, kind)
+            );
+        }
+        let total = |side: &[(&str, f64)]| side.iter().map(|(_, micros)| micros).sum::<f64>();
+        let _ = writeln!(
+            out,
+            "| all | {:.0} | {:.0} |",
+            total(&direct),
+            total(&surge)
         );
         out
     }
@@ -988,6 +1040,12 @@ fn sweep_to(clients: usize) -> usize {
 /// search index's next update. The run then measures the mix, not the baselines' aftermath.
 async fn settle(state: &AppState) -> anyhow::Result<()> {
     eprintln!("waiting for the events before the run to pass through the shop…");
+    passed_through(state).await
+}
+
+/// Returns once every event written so far has passed through the shop: every database's outbox
+/// relayed, then the search index's next update run.
+async fn passed_through(state: &AppState) -> anyhow::Result<()> {
     let until = Instant::now() + SETTLE_WITHIN;
     loop {
         let mut unrelayed = 0;
@@ -1018,6 +1076,7 @@ async fn settle(state: &AppState) -> anyhow::Result<()> {
 /// `baseline::holds`). The holds made are canceled afterwards.
 async fn measure_baselines(
     settings: &Settings,
+    stage: &Stage,
     parts: &Arc<Parts>,
     clients: usize,
     duration: Duration,
@@ -1045,10 +1104,11 @@ async fn measure_baselines(
     );
     let made: Arc<Mutex<Vec<(usize, String)>>> = Arc::default();
     let key: u64 = rand::random();
-    let (direct_holds, holds) = baseline::holds(settings, swept, duration, |clients| {
+    let shop = stage.shop_pid();
+    let (direct_holds, holds) = baseline::holds(settings, shop, swept, duration, |clients| {
         let parts = Arc::clone(parts);
         let made = Arc::clone(&made);
-        baseline::closed_loop(clients, duration, move |client, round| {
+        let holding = baseline::closed_loop(clients, duration, move |client, round| {
             let parts = Arc::clone(&parts);
             let made = Arc::clone(&made);
             async move {
@@ -1061,7 +1121,12 @@ async fn measure_baselines(
                 }
                 true
             }
-        })
+        });
+        async move {
+            let figures = holding.await;
+            passed_through(&stage.state).await?;
+            Ok(figures)
+        }
     })
     .await?;
     let made = made.lock().map(|made| made.clone()).unwrap_or_default();

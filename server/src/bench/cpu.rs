@@ -68,36 +68,68 @@ impl CpuReading {
         }
     }
 
-    /// What each kind used since `earlier`, in cores (CPU seconds a second), busiest first, with
-    /// the machine's share left idle.
-    pub fn since(&self, earlier: &CpuReading) -> String {
-        let wall = self
-            .at
-            .duration_since(earlier.at)
-            .max(Duration::from_millis(1));
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
-        let mut used: Vec<(&str, f64)> = self
+    /// What each kind used since `earlier`.
+    pub fn since(&self, earlier: &CpuReading) -> CpuSpent {
+        let seconds = self
             .seconds
             .iter()
             .map(|(kind, seconds)| {
                 let before = earlier.seconds.get(kind).copied().unwrap_or(0.0);
-                (*kind, (seconds - before).max(0.0) / wall.as_secs_f64())
+                (*kind, (seconds - before).max(0.0))
             })
             .collect();
-        if used.is_empty() {
-            return String::new();
+        CpuSpent {
+            wall: self.at.duration_since(earlier.at),
+            seconds,
         }
+    }
+}
+
+/// The CPU each kind of process used over a stretch of time.
+pub struct CpuSpent {
+    wall: Duration,
+    /// CPU seconds, by kind.
+    seconds: BTreeMap<&'static str, f64>,
+}
+
+impl CpuSpent {
+    /// Each kind's CPU for each of `count` things done over the stretch, in µs, busiest first.
+    pub fn micros_each(&self, count: usize) -> Vec<(&'static str, f64)> {
+        let mut each: Vec<(&'static str, f64)> = self
+            .seconds
+            .iter()
+            .map(|(kind, seconds)| (*kind, seconds * 1e6 / count.max(1) as f64))
+            .collect();
+        each.sort_by(|a, b| b.1.total_cmp(&a.1));
+        each
+    }
+}
+
+/// What each kind used, in cores (CPU seconds a second), busiest first, with the machine's share
+/// left idle.
+impl std::fmt::Display for CpuSpent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.seconds.is_empty() {
+            return Ok(());
+        }
+        let wall = self.wall.max(Duration::from_millis(1));
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+        let mut used: Vec<(&str, f64)> = self
+            .seconds
+            .iter()
+            .map(|(kind, seconds)| (*kind, seconds / wall.as_secs_f64()))
+            .collect();
         used.sort_by(|a, b| b.1.total_cmp(&a.1));
         let busy: f64 = used.iter().map(|(_, c)| c).sum();
-        let mut out = format!("CPU over {wall:.0?} ({cores:.0} cores):");
+        write!(f, "CPU over {wall:.0?} ({cores:.0} cores):")?;
         for (kind, c) in used {
-            out.push_str(&format!(" {kind} {c:.2} cores;"));
+            write!(f, " {kind} {c:.2} cores;")?;
         }
-        out.push_str(&format!(
-            " everything else and idle {:.2} cores\n",
+        writeln!(
+            f,
+            " everything else and idle {:.2} cores",
             (cores - busy).max(0.0)
-        ));
-        out
+        )
     }
 }
 
@@ -110,5 +142,23 @@ mod tests {
         let stat = "4242 (my (odd) name) S 1 2 3 4 5 6 7 8 9 10 250 50 0 0 20 0 1";
         assert_eq!(cpu_of(stat), Some(3.0));
         assert_eq!(cpu_of("garbage"), None);
+    }
+
+    #[test]
+    fn spends_each_kinds_cpu_over_what_was_done_busiest_first() {
+        let at = Instant::now();
+        let reading = |mariadb: f64, redis: f64| CpuReading {
+            at,
+            seconds: BTreeMap::from([("mariadbd", mariadb), ("redis-server", redis)]),
+        };
+        let spent = reading(3.5, 1.2).since(&reading(2.0, 1.0));
+        let each = spent.micros_each(1000);
+        assert_eq!(
+            each.iter().map(|(kind, _)| *kind).collect::<Vec<_>>(),
+            ["mariadbd", "redis-server"]
+        );
+        assert!((each[0].1 - 1500.0).abs() < 1e-6);
+        assert!((each[1].1 - 200.0).abs() < 1e-6);
+        assert!(spent.micros_each(0)[0].1 > 1e6);
     }
 }

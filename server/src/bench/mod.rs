@@ -50,6 +50,11 @@ impl Figures {
         )
     }
 
+    /// Requests answered.
+    pub fn answered(&self) -> usize {
+        self.requests
+    }
+
     /// Requests answered a second.
     pub fn per_second(&self) -> f64 {
         self.requests as f64 / self.elapsed.as_secs_f64().max(f64::EPSILON)
