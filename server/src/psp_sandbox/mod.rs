@@ -18,10 +18,12 @@ pub mod webhooks;
 use std::net::SocketAddr;
 use std::str::FromStr;
 use std::sync::Arc;
+use std::time::Duration;
 
+use app::shard::pool::{Pool, PoolLimits};
 use serde::{Deserialize, Serialize};
-use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
-use sqlx::{Connection, MySqlConnection, MySqlPool};
+use sqlx::mysql::MySqlConnectOptions;
+use sqlx::{Connection, MySqlConnection};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
@@ -69,7 +71,9 @@ impl Default for SandboxSettings {
 /// What the handlers share.
 #[derive(Clone)]
 pub struct Sandbox {
-    pub pool: MySqlPool,
+    /// The sandbox's database (the shards' pool: it pings a connection only after it sat idle,
+    /// not on every use as sqlx's pool does).
+    pub pool: Arc<Pool>,
     pub settings: SandboxSettings,
     /// Where links to the bank pages point.
     pub base_url: String,
@@ -102,7 +106,7 @@ fn database(settings: &Settings) -> anyhow::Result<(String, MySqlConnectOptions)
 }
 
 /// Creates (if missing) and migrates the sandbox's database, and connects to it.
-async fn connect(settings: &Settings) -> anyhow::Result<MySqlPool> {
+async fn connect(settings: &Settings) -> anyhow::Result<Pool> {
     let (name, server) = database(settings)?;
     let mut connection = MySqlConnection::connect_with(&server).await?;
     sqlx::query(&format!(
@@ -111,11 +115,15 @@ async fn connect(settings: &Settings) -> anyhow::Result<MySqlPool> {
     .execute(&mut connection)
     .await?;
     connection.close().await?;
-    let pool = MySqlPoolOptions::new()
-        .max_connections(16)
-        .connect_with(server.database(&name))
-        .await?;
-    MIGRATIONS.run(&pool).await?;
+    let pool = Pool::new(
+        server.database(&name),
+        PoolLimits {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(300),
+        },
+    );
+    MIGRATIONS.run(&mut *pool.acquire().await?).await?;
     Ok(pool)
 }
 
@@ -154,7 +162,7 @@ impl SandboxServer {
         Ok(SandboxServer {
             listener,
             sandbox: Sandbox {
-                pool,
+                pool: Arc::new(pool),
                 settings: settings.psp_sandbox.clone(),
                 base_url: format!("http://{addr}"),
                 faults: faults::FaultSwitch::default(),

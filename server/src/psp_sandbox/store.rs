@@ -3,10 +3,10 @@
 use std::str::FromStr;
 
 use app::money::Currency;
+use app::shard::pool::Pool;
 use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
 use rust_decimal::Decimal;
 use serde::Serialize;
-use sqlx::MySqlPool;
 
 use super::SandboxSettings;
 use super::emv::{PROCESSOR_ID, PaymentPayload};
@@ -92,7 +92,7 @@ type Row = (
 
 /// Creates a request, or finds the one this idempotency key made before: `(request, created)`.
 pub async fn create(
-    pool: &MySqlPool,
+    pool: &Pool,
     settings: &SandboxSettings,
     base_url: &str,
     new: &NewRequest,
@@ -154,14 +154,14 @@ pub async fn create(
 }
 
 async fn by_key(
-    pool: &MySqlPool,
+    pool: &Pool,
     base_url: &str,
     key: &str,
 ) -> Result<Option<PaymentRequest>, sqlx::Error> {
     let id: Option<u64> =
         sqlx::query_scalar("SELECT id FROM payment_requests WHERE idempotency_key = ?")
             .bind(key)
-            .fetch_optional(pool)
+            .fetch_optional(&mut *pool.acquire().await?)
             .await?;
     match id {
         Some(id) => get(pool, base_url, id).await,
@@ -171,7 +171,7 @@ async fn by_key(
 
 /// A request with its transfers.
 pub async fn get(
-    pool: &MySqlPool,
+    pool: &Pool,
     base_url: &str,
     id: u64,
 ) -> Result<Option<PaymentRequest>, sqlx::Error> {
@@ -180,7 +180,7 @@ pub async fn get(
          FROM payment_requests WHERE id = ?",
     )
     .bind(id)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *pool.acquire().await?)
     .await?;
     let Some((id, reference, currency, amount, payload, expires, created)) = row else {
         return Ok(None);
@@ -230,7 +230,7 @@ fn in_minor_units(mut amount: Decimal, currency: &str) -> Decimal {
 
 /// A request's transfers or refunds (`table`), oldest first, their IDs starting with `prefix`.
 async fn movements(
-    pool: &MySqlPool,
+    pool: &Pool,
     table: &str,
     prefix: &str,
     request: u64,
@@ -240,7 +240,7 @@ async fn movements(
         "SELECT id, amount, created_at FROM {table} WHERE request_id = ? ORDER BY id"
     ))
     .bind(request)
-    .fetch_all(pool)
+    .fetch_all(&mut *pool.acquire().await?)
     .await?;
     Ok(rows
         .into_iter()
@@ -253,7 +253,7 @@ async fn movements(
 }
 
 /// The request a virtual account belongs to.
-pub async fn by_account(pool: &MySqlPool, account: &str) -> Result<Option<u64>, sqlx::Error> {
+pub async fn by_account(pool: &Pool, account: &str) -> Result<Option<u64>, sqlx::Error> {
     let Some(id) = account
         .strip_prefix("VA")
         .and_then(|n| n.parse::<u64>().ok())
@@ -262,13 +262,13 @@ pub async fn by_account(pool: &MySqlPool, account: &str) -> Result<Option<u64>, 
     };
     sqlx::query_scalar("SELECT id FROM payment_requests WHERE id = ?")
         .bind(id)
-        .fetch_optional(pool)
+        .fetch_optional(&mut *pool.acquire().await?)
         .await
 }
 
 /// Records money a bank sent to request `id` and, in the same transaction, queues the webhook
 /// that tells the merchant.
-pub async fn add_transfer(pool: &MySqlPool, id: u64, amount: Decimal) -> Result<(), sqlx::Error> {
+pub async fn add_transfer(pool: &Pool, id: u64, amount: Decimal) -> Result<(), sqlx::Error> {
     let now = Utc::now().trunc_subsecs(6).naive_utc();
     let mut tx = pool.begin().await?;
     let transfer =
@@ -302,14 +302,14 @@ pub struct DueWebhook {
 }
 
 /// Webhooks whose time has come, oldest first.
-pub async fn due_webhooks(pool: &MySqlPool, limit: u32) -> Result<Vec<DueWebhook>, sqlx::Error> {
+pub async fn due_webhooks(pool: &Pool, limit: u32) -> Result<Vec<DueWebhook>, sqlx::Error> {
     let rows: Vec<(u64, u64, u64, String, i32)> = sqlx::query_as(
         "SELECT id, request_id, transfer_id, url, attempts FROM webhooks \
          WHERE delivered_at IS NULL AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?",
     )
     .bind(Utc::now().naive_utc())
     .bind(limit)
-    .fetch_all(pool)
+    .fetch_all(&mut *pool.acquire().await?)
     .await?;
     Ok(rows
         .into_iter()
@@ -324,18 +324,18 @@ pub async fn due_webhooks(pool: &MySqlPool, limit: u32) -> Result<Vec<DueWebhook
 }
 
 /// Marks a webhook acknowledged.
-pub async fn webhook_delivered(pool: &MySqlPool, id: u64) -> Result<(), sqlx::Error> {
+pub async fn webhook_delivered(pool: &Pool, id: u64) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE webhooks SET delivered_at = ?, attempts = attempts + 1 WHERE id = ?")
         .bind(Utc::now().trunc_subsecs(6).naive_utc())
         .bind(id)
-        .execute(pool)
+        .execute(&mut *pool.acquire().await?)
         .await?;
     Ok(())
 }
 
 /// Schedules a webhook's next attempt after a failed one.
 pub async fn webhook_failed(
-    pool: &MySqlPool,
+    pool: &Pool,
     id: u64,
     next: DateTime<Utc>,
     error: &str,
@@ -346,7 +346,7 @@ pub async fn webhook_failed(
     .bind(next.trunc_subsecs(6).naive_utc())
     .bind(error.chars().take(200).collect::<String>())
     .bind(id)
-    .execute(pool)
+    .execute(&mut *pool.acquire().await?)
     .await?;
     Ok(())
 }
@@ -371,7 +371,7 @@ pub enum RefundOutcome {
 /// idempotency key. The request's row lock serialises refunds, so together they never exceed what
 /// was received.
 pub async fn refund(
-    pool: &MySqlPool,
+    pool: &Pool,
     id: u64,
     idempotency_key: &str,
     amount: Option<Decimal>,
@@ -443,14 +443,14 @@ pub async fn refund(
 
 /// Moves a webhook's next attempt later without counting an attempt (fault injection).
 pub async fn webhook_postponed(
-    pool: &MySqlPool,
+    pool: &Pool,
     id: u64,
     next: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE webhooks SET next_attempt_at = ? WHERE id = ?")
         .bind(next.trunc_subsecs(6).naive_utc())
         .bind(id)
-        .execute(pool)
+        .execute(&mut *pool.acquire().await?)
         .await?;
     Ok(())
 }
