@@ -1012,13 +1012,8 @@ impl Baselines {
                 of(&surge, kind)
             );
         }
-        let total = |side: &[(&str, f64)]| side.iter().map(|(_, micros)| micros).sum::<f64>();
-        let _ = writeln!(
-            out,
-            "| all | {:.0} | {:.0} |",
-            total(&direct),
-            total(&surge)
-        );
+        let all = |side: &[(&str, f64)]| side.iter().map(|(_, micros)| micros).sum::<f64>();
+        let _ = writeln!(out, "| all | {:.0} | {:.0} |", all(&direct), all(&surge));
         out
     }
 }
