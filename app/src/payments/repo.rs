@@ -242,6 +242,17 @@ pub async fn update_share(
     Ok(())
 }
 
+/// A pending share due for a poll, with what settling it compares the processor's report to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DuePoll {
+    pub id: u64,
+    pub request_id: String,
+    pub currency: String,
+    pub checkout_total: Decimal,
+    pub received: Decimal,
+    pub expires_at: DateTime<Utc>,
+}
+
 /// Pending shares due for a poll (rows another copy is polling are skipped), moved to their next
 /// poll in the same statement's transaction: the caller commits, then asks the processor.
 pub async fn claim_due_polls(
@@ -249,9 +260,10 @@ pub async fn claim_due_polls(
     now: DateTime<Utc>,
     next: DateTime<Utc>,
     limit: u32,
-) -> Result<Vec<(u64, String)>, sqlx::Error> {
-    let due: Vec<(u64, String)> = sqlx::query_as(
-        "SELECT id, processor_request_id FROM payments FORCE INDEX (payments_poll) \
+) -> Result<Vec<DuePoll>, sqlx::Error> {
+    let rows: Vec<(u64, String, String, Decimal, Decimal, NaiveDateTime)> = sqlx::query_as(
+        "SELECT id, processor_request_id, currency, checkout_total, received, expires_at \
+         FROM payments FORCE INDEX (payments_poll) \
          WHERE status = 'pending' AND next_poll_at <= ? ORDER BY next_poll_at LIMIT ? \
          FOR UPDATE SKIP LOCKED",
     )
@@ -259,6 +271,19 @@ pub async fn claim_due_polls(
     .bind(limit)
     .fetch_all(&mut *connection)
     .await?;
+    let due: Vec<DuePoll> = rows
+        .into_iter()
+        .map(
+            |(id, request_id, currency, checkout_total, received, expires)| DuePoll {
+                id,
+                request_id,
+                currency,
+                checkout_total,
+                received,
+                expires_at: expires.and_utc(),
+            },
+        )
+        .collect();
     if due.is_empty() {
         return Ok(due);
     }
@@ -269,8 +294,8 @@ pub async fn claim_due_polls(
     let mut query = sqlx::query(&sql)
         .persistent(keep_prepared(due.len()))
         .bind(next.naive_utc());
-    for (id, _) in &due {
-        query = query.bind(id);
+    for poll in &due {
+        query = query.bind(poll.id);
     }
     query.execute(connection).await?;
     Ok(due)

@@ -3,7 +3,7 @@
 //! webhooks, the poller that asks when a webhook does not come, the customer's "place" call, and
 //! the refund job. Every one of them ends in [`settle`], which is idempotent.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,8 +20,8 @@ use super::processor::{
 };
 use super::progress;
 use super::qr;
-use super::repo::{self, NewShare, Share, ShareSelection};
-use super::settle::settle;
+use super::repo::{self, DuePoll, NewShare, Share, ShareSelection};
+use super::settle::{settle, would_change};
 use super::signature::{self, SignatureError};
 use crate::accounts::model::{Role, User, UserId};
 use crate::accounts::service as accounts;
@@ -399,7 +399,7 @@ pub async fn poll_due(state: &AppState) -> Result<usize, AppError> {
     let Some(processor) = state.processor.as_ref() else {
         return Ok(0);
     };
-    let mut requests = BTreeSet::new();
+    let mut due: BTreeMap<String, Vec<DuePoll>> = BTreeMap::new();
     for (_, database) in state.shards.shards() {
         let mut tx = database.begin().await?;
         let claimed = repo::claim_due_polls(&mut tx, now(), later(POLL_EVERY), POLL_BATCH)
@@ -408,13 +408,23 @@ pub async fn poll_due(state: &AppState) -> Result<usize, AppError> {
         tx.commit()
             .await
             .map_err(|e| AppError::from(database.error(e)))?;
-        requests.extend(claimed.into_iter().map(|(_, request)| request));
+        for poll in claimed {
+            due.entry(poll.request_id.clone()).or_default().push(poll);
+        }
     }
-    for request in &requests {
+    for (request, polls) in &due {
         // One request the processor refuses (or that cannot be settled) must not hold up the
         // others; a processor that is down ends the pass (the breaker answers at once anyway).
+        // Most polls find nothing new (the customer has not paid yet): those settle nothing.
         let outcome = match processor.request(request).await {
-            Ok(reported) => settle(state, &reported).await,
+            Ok(reported)
+                if polls
+                    .iter()
+                    .any(|poll| would_change(poll, &reported, now())) =>
+            {
+                settle(state, &reported).await
+            }
+            Ok(_) => Ok(()),
             Err(error @ ProcessorError::Unavailable { .. }) => return Err(error.into()),
             Err(error) => Err(error.into()),
         };
@@ -422,7 +432,7 @@ pub async fn poll_due(state: &AppState) -> Result<usize, AppError> {
             tracing::warn!(request, %error, "payment not settled by the poller");
         }
     }
-    Ok(requests.len())
+    Ok(due.len())
 }
 
 /// How long before a refund that could not be sent is tried again.

@@ -22,7 +22,7 @@ use sqlx::MySqlConnection;
 
 use super::model::{PaymentStatus, RefundReason};
 use super::processor::ProcessorRequest;
-use super::repo::{self, Share};
+use super::repo::{self, DuePoll, Share};
 use crate::catalog::model::{CategoryId, StockCause};
 use crate::catalog::repo as catalog_repo;
 use crate::catalog::service as catalog;
@@ -88,6 +88,18 @@ pub async fn settle(state: &AppState, request: &ProcessorRequest) -> Result<(), 
         }
     }
     Ok(())
+}
+
+/// Whether settling a share claimed for a poll could change anything, given what the processor
+/// reports: more received than the share has seen, a report that is not the checkout's (settling
+/// refuses it, and says so), or the share's window over (with its grace). A pending share is
+/// unpaid (settling it paid would have completed it), so otherwise settling would write back what
+/// is there; the poller skips it, and the waiting customer's snapshot stays.
+pub fn would_change(due: &DuePoll, reported: &ProcessorRequest, now: DateTime<Utc>) -> bool {
+    reported.amount_received > due.received
+        || reported.amount != due.checkout_total
+        || reported.currency != due.currency
+        || now > due.expires_at + chrono::Duration::seconds(WINDOW_GRACE_S)
 }
 
 /// Settles one order's share in one transaction on its shard (retried after a deadlock).
@@ -328,4 +340,72 @@ pub(crate) async fn cancel_placed(
         .await?;
     }
     Ok(items)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::payments::processor::ProcessorStatus;
+    use chrono::{Duration, TimeZone};
+
+    fn dec(amount: &str) -> Decimal {
+        amount.parse().expect("an amount")
+    }
+
+    fn due(received: Decimal) -> DuePoll {
+        DuePoll {
+            id: 1,
+            request_id: "pr_1".into(),
+            currency: "EUR".into(),
+            checkout_total: dec("30.00"),
+            received,
+            expires_at: Utc.with_ymd_and_hms(2026, 11, 27, 9, 0, 0).unwrap(),
+        }
+    }
+
+    fn reported(received: Decimal) -> ProcessorRequest {
+        ProcessorRequest {
+            id: "pr_1".into(),
+            status: ProcessorStatus::Pending,
+            currency: "EUR".into(),
+            amount: dec("30.00"),
+            amount_received: received,
+            amount_refunded: Decimal::ZERO,
+            qr_payload: String::new(),
+            pay_url: String::new(),
+            expires_at: Utc.with_ymd_and_hms(2026, 11, 27, 9, 0, 0).unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_poll_that_brings_nothing_new_changes_nothing_until_the_window_is_over() {
+        let due = due(dec("10.00"));
+        let window = due.expires_at;
+        let before = window - Duration::seconds(60);
+        assert!(!would_change(&due, &reported(dec("10.00")), before));
+        assert!(!would_change(&due, &reported(dec("0")), before));
+        assert!(!would_change(
+            &due,
+            &reported(dec("10.00")),
+            window + Duration::seconds(WINDOW_GRACE_S)
+        ));
+        assert!(would_change(
+            &due,
+            &reported(dec("10.00")),
+            window + Duration::seconds(WINDOW_GRACE_S + 1)
+        ));
+    }
+
+    #[test]
+    fn more_received_or_another_request_is_settled() {
+        let due = due(dec("10.00"));
+        let before = due.expires_at - Duration::seconds(60);
+        assert!(would_change(&due, &reported(dec("10.01")), before));
+        let mut other_amount = reported(dec("10.00"));
+        other_amount.amount = dec("31.00");
+        assert!(would_change(&due, &other_amount, before));
+        let mut other_currency = reported(dec("10.00"));
+        other_currency.currency = "USD".into();
+        assert!(would_change(&due, &other_currency, before));
+    }
 }

@@ -712,3 +712,113 @@ async fn a_slow_processor_trips_the_breaker_and_the_unpaid_holds_end_on_time() {
     assert_eq!(status, StatusCode::OK, "{body}");
     world.end().await;
 }
+
+/// Makes every pending share of the checkout due for a poll, and answers what their rows show:
+/// (received, updated_at) per share.
+async fn due_now(app: &TestApp, checkout: &str) -> Vec<(Decimal, String)> {
+    let mut shares = Vec::new();
+    for (_, database) in app.state.shards.shards() {
+        let mut connection = database.acquire().await.unwrap();
+        sqlx::query(
+            "UPDATE payments SET next_poll_at = NOW(6) - INTERVAL 1 SECOND \
+             WHERE checkout_id = ? AND status = 'pending'",
+        )
+        .bind(checkout)
+        .execute(&mut *connection)
+        .await
+        .unwrap();
+        let rows: Vec<(Decimal, String)> = sqlx::query_as(
+            "SELECT received, CAST(updated_at AS CHAR) FROM payments WHERE checkout_id = ?",
+        )
+        .bind(checkout)
+        .fetch_all(&mut *connection)
+        .await
+        .unwrap();
+        shares.extend(rows);
+    }
+    shares
+}
+
+/// Until no share of the checkout is due any more (the poller, this test's or the job's, took
+/// them), then what their rows show.
+async fn polled(app: &TestApp, checkout: &str) -> Vec<(Decimal, String)> {
+    for _ in 0..50 {
+        app::payments::service::poll_due(&app.state).await.unwrap();
+        let mut due = 0;
+        let mut shares = Vec::new();
+        for (_, database) in app.state.shards.shards() {
+            let mut connection = database.acquire().await.unwrap();
+            let rows: Vec<(Decimal, String, i64)> = sqlx::query_as(
+                "SELECT received, CAST(updated_at AS CHAR), \
+                 CAST(next_poll_at <= NOW(6) AS SIGNED) FROM payments WHERE checkout_id = ?",
+            )
+            .bind(checkout)
+            .fetch_all(&mut *connection)
+            .await
+            .unwrap();
+            due += rows.iter().filter(|row| row.2 == 1).count();
+            shares.extend(
+                rows.into_iter()
+                    .map(|(received, updated, _)| (received, updated)),
+            );
+        }
+        if due == 0 {
+            return shares;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the shares of {checkout} were never polled");
+}
+
+#[tokio::test]
+async fn a_poll_that_finds_nothing_new_writes_nothing_and_a_partial_payment_is_seen_by_the_next() {
+    let world = world(120).await;
+    set_faults(
+        &world.app.client,
+        &world.sandbox.base,
+        json!({ "drop_webhook_rate": 1.0 }),
+    )
+    .await;
+    let (token, checkout, payment, _) = world.checkout("quiet").await;
+    let (_, waiting) = world.call("GET", &token, &checkout, "payment").await;
+    assert_eq!(waiting["state"], "waiting", "{waiting:#}");
+    assert!(snapshot(&world, &checkout).await.0.is_some());
+
+    // Nothing paid yet: the poll asks the processor and leaves the rows and the snapshot as they
+    // were.
+    let before = due_now(&world.app, &checkout).await;
+    assert_eq!(before.len(), 2, "one share per shard: {before:?}");
+    assert_eq!(polled(&world.app, &checkout).await, before);
+    assert!(
+        snapshot(&world, &checkout).await.0.is_some(),
+        "a poll that found nothing new keeps the waiting customer's snapshot"
+    );
+
+    // Part of the money lands and its webhook is lost: the next poll records it.
+    pay(
+        &world.app.client,
+        &world.sandbox.base,
+        payment["qr_payload"].as_str().unwrap(),
+        "50.00",
+    )
+    .await;
+    due_now(&world.app, &checkout).await;
+    let after = polled(&world.app, &checkout).await;
+    assert!(
+        after
+            .iter()
+            .all(|(received, _)| *received == Decimal::new(50, 0)),
+        "{after:?}"
+    );
+    let (_, progress) = world.call("GET", &token, &checkout, "payment").await;
+    assert_eq!(progress["state"], "waiting", "{progress:#}");
+    assert!(
+        progress["payments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["received"] == "50.0000"),
+        "{progress:#}"
+    );
+    world.end().await;
+}
