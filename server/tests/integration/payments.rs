@@ -45,6 +45,19 @@ async fn world(hold_seconds: u64) -> World {
     }
 }
 
+/// [`world`] whose sandbox loses every webhook: only the poller and the customer's call settle.
+async fn world_losing_webhooks() -> World {
+    let world = world(120).await;
+    let status = set_faults(
+        &world.app.client,
+        &world.sandbox.base,
+        json!({ "drop_webhook_rate": 1.0 }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    world
+}
+
 impl World {
     async fn end(self) {
         assert_audit_clean(&self.app).await;
@@ -265,14 +278,7 @@ async fn an_overpaid_or_twice_paid_checkout_is_placed_and_the_excess_refunded_on
 
 #[tokio::test]
 async fn with_every_webhook_lost_the_poller_places_the_order() {
-    let world = world(120).await;
-    let status = set_faults(
-        &world.app.client,
-        &world.sandbox.base,
-        json!({ "drop_webhook_rate": 1.0 }),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK);
+    let world = world_losing_webhooks().await;
     let (token, checkout, payment, _) = world.checkout("lost").await;
     pay(
         &world.app.client,
@@ -288,13 +294,7 @@ async fn with_every_webhook_lost_the_poller_places_the_order() {
 
 #[tokio::test]
 async fn duplicate_and_out_of_order_webhooks_place_once_and_forged_or_replayed_ones_are_refused() {
-    let world = world(120).await;
-    set_faults(
-        &world.app.client,
-        &world.sandbox.base,
-        json!({ "drop_webhook_rate": 1.0 }),
-    )
-    .await;
+    let world = world_losing_webhooks().await;
     let (token, checkout, payment, _) = world.checkout("dup").await;
     let request = payment["payment_id"].as_str().unwrap();
     let before = world.processor_view(request).await;
@@ -772,13 +772,7 @@ async fn polled(app: &TestApp, checkout: &str) -> Vec<(Decimal, String)> {
 
 #[tokio::test]
 async fn a_poll_that_finds_nothing_new_writes_nothing_and_a_partial_payment_is_seen_by_the_next() {
-    let world = world(120).await;
-    set_faults(
-        &world.app.client,
-        &world.sandbox.base,
-        json!({ "drop_webhook_rate": 1.0 }),
-    )
-    .await;
+    let world = world_losing_webhooks().await;
     let (token, checkout, payment, _) = world.checkout("quiet").await;
     let (_, waiting) = world.call("GET", &token, &checkout, "payment").await;
     assert_eq!(waiting["state"], "waiting", "{waiting:#}");
