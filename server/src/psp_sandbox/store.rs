@@ -80,6 +80,8 @@ pub fn parse_request_id(text: &str) -> Option<u64> {
     text.strip_prefix("pr_")?.parse().ok()
 }
 
+/// A request's row, beside one of its transfers or refunds (`tr` or `rf`, then its ID, amount and
+/// time; all absent for a request with neither).
 type Row = (
     u64,
     String,
@@ -88,6 +90,10 @@ type Row = (
     String,
     NaiveDateTime,
     NaiveDateTime,
+    Option<String>,
+    Option<u64>,
+    Option<Decimal>,
+    Option<NaiveDateTime>,
 );
 
 /// Creates a request, or finds the one this idempotency key made before: `(request, created)`.
@@ -169,25 +175,51 @@ async fn by_key(
     }
 }
 
-/// A request with its transfers.
+/// A request with its transfers and refunds, in one statement: every poll, webhook and bank
+/// transfer reads one.
 pub async fn get(
     pool: &Pool,
     base_url: &str,
     id: u64,
 ) -> Result<Option<PaymentRequest>, sqlx::Error> {
-    let row: Option<Row> = sqlx::query_as(
-        "SELECT id, merchant_reference, currency, amount, payload, expires_at, created_at \
-         FROM payment_requests WHERE id = ?",
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT r.id, r.merchant_reference, r.currency, r.amount, r.payload, r.expires_at, \
+         r.created_at, m.kind, m.id, m.amount, m.created_at \
+         FROM payment_requests r LEFT JOIN ( \
+           SELECT 'tr' AS kind, id, amount, created_at FROM transfers WHERE request_id = ? \
+           UNION ALL \
+           SELECT 'rf', id, amount, created_at FROM refunds WHERE request_id = ? \
+         ) m ON TRUE \
+         WHERE r.id = ? ORDER BY m.id",
     )
     .bind(id)
-    .fetch_optional(&mut *pool.acquire().await?)
+    .bind(id)
+    .bind(id)
+    .fetch_all(&mut *pool.acquire().await?)
     .await?;
-    let Some((id, reference, currency, amount, payload, expires, created)) = row else {
+    let Some((id, reference, currency, amount, payload, expires, created, ..)) =
+        rows.first().cloned()
+    else {
         return Ok(None);
     };
-    let transfers = movements(pool, "transfers", "tr", id, &currency).await?;
+    let (mut transfers, mut refunds) = (Vec::new(), Vec::new());
+    for (.., kind, movement, moved, at) in rows {
+        let (Some(kind), Some(movement), Some(moved), Some(at)) = (kind, movement, moved, at)
+        else {
+            continue;
+        };
+        let list = if kind == "tr" {
+            &mut transfers
+        } else {
+            &mut refunds
+        };
+        list.push(Movement {
+            id: format!("{kind}_{movement}"),
+            amount: in_minor_units(moved, &currency),
+            created_at: at.and_utc(),
+        });
+    }
     let amount_received = in_minor_units(transfers.iter().map(|t| t.amount).sum(), &currency);
-    let refunds = movements(pool, "refunds", "rf", id, &currency).await?;
     let amount_refunded = in_minor_units(refunds.iter().map(|r| r.amount).sum(), &currency);
     let expires_at = expires.and_utc();
     let status = if !transfers.is_empty() {
@@ -226,30 +258,6 @@ fn in_minor_units(mut amount: Decimal, currency: &str) -> Decimal {
         .unwrap_or(2);
     amount.rescale(places);
     amount
-}
-
-/// A request's transfers or refunds (`table`), oldest first, their IDs starting with `prefix`.
-async fn movements(
-    pool: &Pool,
-    table: &str,
-    prefix: &str,
-    request: u64,
-    currency: &str,
-) -> Result<Vec<Movement>, sqlx::Error> {
-    let rows: Vec<(u64, Decimal, NaiveDateTime)> = sqlx::query_as(&format!(
-        "SELECT id, amount, created_at FROM {table} WHERE request_id = ? ORDER BY id"
-    ))
-    .bind(request)
-    .fetch_all(&mut *pool.acquire().await?)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, amount, at)| Movement {
-            id: format!("{prefix}_{id}"),
-            amount: in_minor_units(amount, currency),
-            created_at: at.and_utc(),
-        })
-        .collect())
 }
 
 /// The request a virtual account belongs to.
