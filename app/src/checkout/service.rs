@@ -822,12 +822,13 @@ async fn release(
 /// customer's order is 404; a failed order cannot be canceled.
 pub async fn cancel(state: &AppState, user: &User, id: OrderId) -> Result<Order, AppError> {
     let current = order(state, user, id).await?;
-    let canceled = match current.status {
-        OrderStatus::Pending => release(state, id, OrderStatus::Canceled, StockCause::Release)
-            .await
-            .map(|_| ()),
-        OrderStatus::Placed => cancel_placed(state, id).await,
-        OrderStatus::Canceled => Ok(()),
+    // Whether this call ended the pending order it read.
+    let ended = match current.status {
+        OrderStatus::Pending => {
+            release(state, id, OrderStatus::Canceled, StockCause::Release).await
+        }
+        OrderStatus::Placed => cancel_placed(state, id).await.map(|()| false),
+        OrderStatus::Canceled => Ok(false),
         status => {
             return Err(AppError::conflict(
                 "status",
@@ -836,7 +837,13 @@ pub async fn cancel(state: &AppState, user: &User, id: OrderId) -> Result<Order,
         }
     };
     crate::payments::progress::changed(&state.redis, &current.checkout_id).await;
-    canceled?;
+    if ended? {
+        // Nothing else changes a canceled order: it is the one read, canceled.
+        return Ok(Order {
+            status: OrderStatus::Canceled,
+            ..current
+        });
+    }
     order(state, user, id).await
 }
 

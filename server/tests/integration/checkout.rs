@@ -499,10 +499,12 @@ async fn a_canceled_order_gives_its_stock_back_once_and_is_private() {
     let (status, canceled) = send_json(cancel(&buyers[0].1)).await;
     assert_eq!(status, 200, "{canceled}");
     assert_eq!(canceled["status"], "canceled");
+    let (_, read) = send_json(app.client.get(app.url(&path)).bearer_auth(&buyers[0].1)).await;
+    assert_eq!(canceled, read, "the answer is the order as it now is");
     assert_eq!(
-        send_json(cancel(&buyers[0].1)).await.0,
-        200,
-        "canceling twice is fine"
+        send_json(cancel(&buyers[0].1)).await,
+        (200, read),
+        "canceling twice is fine, and answers the same"
     );
     assert_eq!(stock_of(&app, &item).await, 3, "given back once");
     let (_, list) = send_json(
