@@ -713,10 +713,37 @@ async fn a_slow_processor_trips_the_breaker_and_the_unpaid_holds_end_on_time() {
     world.end().await;
 }
 
-/// Makes every pending share of the checkout due for a poll, and answers what their rows show:
-/// (received, updated_at) per share.
-async fn due_now(app: &TestApp, checkout: &str) -> Vec<(Decimal, String)> {
+/// The checkout's shares, on every shard: (received, updated_at, due for a poll) each.
+async fn shares(app: &TestApp, checkout: &str) -> Vec<(Decimal, String, bool)> {
     let mut shares = Vec::new();
+    for (_, database) in app.state.shards.shards() {
+        let mut connection = database.acquire().await.unwrap();
+        let rows: Vec<(Decimal, String, i64)> = sqlx::query_as(
+            "SELECT received, CAST(updated_at AS CHAR), \
+             CAST(next_poll_at <= NOW(6) AS SIGNED) FROM payments WHERE checkout_id = ?",
+        )
+        .bind(checkout)
+        .fetch_all(&mut *connection)
+        .await
+        .unwrap();
+        shares.extend(
+            rows.into_iter()
+                .map(|(received, updated, due)| (received, updated, due == 1)),
+        );
+    }
+    shares
+}
+
+/// What the shares' rows show, without whether they are due: (received, updated_at) each.
+fn seen(shares: Vec<(Decimal, String, bool)>) -> Vec<(Decimal, String)> {
+    shares
+        .into_iter()
+        .map(|(received, updated, _)| (received, updated))
+        .collect()
+}
+
+/// Makes every pending share of the checkout due for a poll, and answers what their rows show.
+async fn due_now(app: &TestApp, checkout: &str) -> Vec<(Decimal, String)> {
     for (_, database) in app.state.shards.shards() {
         let mut connection = database.acquire().await.unwrap();
         sqlx::query(
@@ -727,16 +754,8 @@ async fn due_now(app: &TestApp, checkout: &str) -> Vec<(Decimal, String)> {
         .execute(&mut *connection)
         .await
         .unwrap();
-        let rows: Vec<(Decimal, String)> = sqlx::query_as(
-            "SELECT received, CAST(updated_at AS CHAR) FROM payments WHERE checkout_id = ?",
-        )
-        .bind(checkout)
-        .fetch_all(&mut *connection)
-        .await
-        .unwrap();
-        shares.extend(rows);
     }
-    shares
+    seen(shares(app, checkout).await)
 }
 
 /// Until no share of the checkout is due any more (the poller, this test's or the job's, took
@@ -744,26 +763,9 @@ async fn due_now(app: &TestApp, checkout: &str) -> Vec<(Decimal, String)> {
 async fn polled(app: &TestApp, checkout: &str) -> Vec<(Decimal, String)> {
     for _ in 0..50 {
         app::payments::service::poll_due(&app.state).await.unwrap();
-        let mut due = 0;
-        let mut shares = Vec::new();
-        for (_, database) in app.state.shards.shards() {
-            let mut connection = database.acquire().await.unwrap();
-            let rows: Vec<(Decimal, String, i64)> = sqlx::query_as(
-                "SELECT received, CAST(updated_at AS CHAR), \
-                 CAST(next_poll_at <= NOW(6) AS SIGNED) FROM payments WHERE checkout_id = ?",
-            )
-            .bind(checkout)
-            .fetch_all(&mut *connection)
-            .await
-            .unwrap();
-            due += rows.iter().filter(|row| row.2 == 1).count();
-            shares.extend(
-                rows.into_iter()
-                    .map(|(received, updated, _)| (received, updated)),
-            );
-        }
-        if due == 0 {
-            return shares;
+        let shares = shares(app, checkout).await;
+        if shares.iter().all(|(_, _, due)| !due) {
+            return seen(shares);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
