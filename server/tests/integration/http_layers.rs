@@ -1,4 +1,5 @@
-//! What every answer passes through on its way out: compression, and the site bundle's caching.
+//! What every answer passes through on its way out: the security headers, compression, and the
+//! site bundle's caching.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -93,6 +94,32 @@ async fn compression_level_zero_sends_answers_as_they_are() {
     assert!(page.headers().get(CONTENT_ENCODING).is_none());
     let html = page.text().await.unwrap();
     assert!(html.contains("Uncompressed Sponge"), "a plain page");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn every_answer_carries_the_security_headers_even_an_unknown_route() {
+    let app = spawn_app().await;
+    let category = app.create_category("Guarded Goods").await;
+    let item = app.create_item(&category, "Locked Box", "9.99", 5).await;
+    let page = format!("/items/{}", item["id"].as_str().expect("an item id"));
+    for (path, status) in [
+        ("/api/v1/categories", 200),
+        (page.as_str(), 200),
+        ("/livez", 200),
+        ("/api/v1/no-such-route", 404),
+        ("/no-such-page", 404),
+    ] {
+        let answer = app.get(path).await;
+        assert_eq!(answer.status(), status, "{path}");
+        let headers = answer.headers();
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(headers["x-frame-options"], "DENY", "{path}");
+        assert_eq!(
+            headers["referrer-policy"], "strict-origin-when-cross-origin",
+            "{path}"
+        );
+    }
     app.stop().await;
 }
 
