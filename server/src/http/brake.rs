@@ -15,17 +15,23 @@
 //! thousands a second that would cost what the brake saves), but counted, and the count logged
 //! at most once a second.
 
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use app::error::AppError;
-use axum::extract::{Request, State};
-use axum::middleware::Next;
+use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
+use futures_util::future::{BoxFuture, Either};
 use http::HeaderValue;
 use http::header::RETRY_AFTER;
-use tokio::sync::Semaphore;
+use pin_project_lite::pin_project;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tower::{Layer, Service};
 
 use crate::config::HttpSettings;
 
@@ -85,26 +91,92 @@ fn is_probe(path: &str) -> bool {
     matches!(path, "/livez" | "/healthz")
 }
 
-/// Lets a request through when a turn is free or frees up within the wait; answers `503` with
-/// `Retry-After: 1` otherwise.
-pub async fn take_turn(State(brake): State<Brake>, request: Request, next: Next) -> Response {
-    if is_probe(request.uri().path()) {
-        return next.run(request).await;
+impl<S> Layer<S> for Brake {
+    type Service = Braked<S>;
+
+    fn layer(&self, inner: S) -> Braked<S> {
+        Braked {
+            brake: self.clone(),
+            inner,
+        }
     }
-    let turn = match Arc::clone(&brake.turns).try_acquire_owned() {
-        Ok(turn) => Some(turn),
-        Err(_) => tokio::time::timeout(brake.wait, Arc::clone(&brake.turns).acquire_owned())
-            .await
-            .ok()
-            .and_then(Result::ok),
-    };
-    let Some(turn) = turn else {
-        brake.turned_away.count();
-        return too_busy();
-    };
-    let response = next.run(request).await;
-    drop(turn);
-    response
+}
+
+/// The service behind the brake.
+#[derive(Clone)]
+pub struct Braked<S> {
+    brake: Brake,
+    inner: S,
+}
+
+/// A request let in: its answer, and its turn, given back with it.
+pub type LetIn<F> = Either<Turn<F>, BoxFuture<'static, Result<Response, Infallible>>>;
+
+impl<S> Service<Request> for Braked<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = LetIn<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    /// Lets a request through when a turn is free, at once and without a box (nearly every
+    /// request); else waits up to the brake's wait for one, and answers `503` with
+    /// `Retry-After: 1` when none frees up.
+    fn call(&mut self, request: Request) -> Self::Future {
+        if is_probe(request.uri().path()) {
+            return Either::Left(Turn::new(self.inner.call(request), None));
+        }
+        if let Ok(turn) = Arc::clone(&self.brake.turns).try_acquire_owned() {
+            return Either::Left(Turn::new(self.inner.call(request), Some(turn)));
+        }
+        // The service made ready goes with the request; its clone stays for the next one.
+        let ready = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, ready);
+        let brake = self.brake.clone();
+        Either::Right(Box::pin(async move {
+            let turn = tokio::time::timeout(brake.wait, Arc::clone(&brake.turns).acquire_owned())
+                .await
+                .ok()
+                .and_then(Result::ok);
+            let Some(turn) = turn else {
+                brake.turned_away.count();
+                return Ok(too_busy());
+            };
+            Turn::new(inner.call(request), Some(turn)).await
+        }))
+    }
+}
+
+pin_project! {
+    /// An answer being made, and the turn it holds until the answer (its head) is ready.
+    pub struct Turn<F> {
+        #[pin]
+        answer: F,
+        turn: Option<OwnedSemaphorePermit>,
+    }
+}
+
+impl<F> Turn<F> {
+    fn new(answer: F, turn: Option<OwnedSemaphorePermit>) -> Self {
+        Turn { answer, turn }
+    }
+}
+
+impl<F: Future> Future for Turn<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let answer = std::task::ready!(this.answer.poll(cx));
+        this.turn.take();
+        Poll::Ready(answer)
+    }
 }
 
 fn too_busy() -> Response {
@@ -147,10 +219,7 @@ mod tests {
                 }),
             )
             .route("/livez", get(|| async { "alive" }))
-            .layer(axum::middleware::from_fn_with_state(
-                brake.clone(),
-                take_turn,
-            ));
+            .layer(brake.clone());
         (router, brake)
     }
 

@@ -13,7 +13,9 @@
 //! is (`Age`). Only a plain `200` that sets no cookie is kept; a request with a session (cookie or
 //! bearer token) is always answered for its user.
 
+use std::convert::Infallible;
 use std::io::Write as _;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use app::accounts::session::COOKIE_NAME;
@@ -22,10 +24,11 @@ use app::request::cookie_in;
 use app::state::AppState;
 use app::ui::content_security_policy;
 use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
-use axum::middleware::Next;
+use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
+use futures_util::TryFutureExt as _;
+use futures_util::future::{BoxFuture, Either, MapOk, Ready, ready};
 use http::header::{
     ACCEPT_ENCODING, AGE, AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_SECURITY_POLICY,
     CONTENT_TYPE, SET_COOKIE, VARY,
@@ -33,6 +36,7 @@ use http::header::{
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use http_body::Body as _;
 use sha2::{Digest, Sha256};
+use tower::{Layer, Service};
 
 use crate::config::HttpSettings;
 
@@ -254,60 +258,134 @@ fn answer(keeping: &Keeping, kept: &KeptPage, encoding: Encoding) -> Response {
     response
 }
 
-/// Answers a visitor's catalog page or search from the kept answer when there is one; makes it
-/// otherwise, keeps it, and answers as a kept one would.
-pub async fn keep_pages(
-    State(keeping): State<Keeping>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    let Some(kind) = keepable(&request) else {
-        return next.run(request).await;
-    };
-    let encoding = preferred(request.headers());
-    let address = request.uri().path_and_query().map_or_else(
-        || request.uri().path().to_owned(),
-        |p| p.as_str().to_owned(),
-    );
-    let pages = &keeping.state.pages;
-    if let Some(kept) = pages.get(&address) {
-        let mut response = answer(&keeping, &kept, encoding);
-        let age = HeaderValue::from(kept.at.elapsed().as_secs());
-        response.headers_mut().insert(AGE, age);
-        return response;
-    }
-    // Made in its plain form: it is kept so, and compressed here for each encoding asked.
-    request.headers_mut().remove(ACCEPT_ENCODING);
-    let rendering_began = Instant::now();
-    let response = next.run(request).await;
-    if response.status() != StatusCode::OK || response.headers().contains_key(SET_COOKIE) {
-        return response;
-    }
-    // Made in full and sized (`whole_bodies`): a streamed or large answer goes as it is.
-    let size = response.body().size_hint().exact();
-    if size.is_none_or(|size| size > MAX_PAGE_BYTES as u64) {
-        return response;
-    }
-    let (parts, body) = response.into_parts();
-    let body = match axum::body::to_bytes(body, MAX_PAGE_BYTES).await {
-        Ok(body) => body,
-        Err(error) => {
-            tracing::error!(%error, "a page or search answer could not be read");
-            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+impl<S> Layer<S> for Keeping {
+    type Service = Kept<S>;
+
+    fn layer(&self, inner: S) -> Kept<S> {
+        Kept {
+            keeping: self.clone(),
+            inner,
         }
-    };
-    let Some(headers) = kept_headers(parts.headers.clone(), &body) else {
-        return Response::from_parts(parts, Body::from(body));
-    };
-    let page = KeptPage {
-        kind,
-        at: Instant::now(),
-        bodies: bodies(&keeping, &headers, body),
-        headers,
-    };
-    let response = answer(&keeping, &page, encoding);
-    pages.put(address, rendering_began, page);
-    response
+    }
+}
+
+/// The service behind [`Keeping`]: answers a visitor's catalog page or search from the kept
+/// answer when there is one; makes it otherwise, keeps it, and answers as a kept one would.
+#[derive(Clone)]
+pub struct Kept<S> {
+    keeping: Keeping,
+    inner: S,
+}
+
+type Answer = Result<Response, Infallible>;
+
+/// An answer: kept, passed through from the layers inside, or made to be kept.
+pub type KeptAnswer<F, B> = Either<
+    Either<Ready<Answer>, MapOk<F, fn(http::Response<B>) -> Response>>,
+    BoxFuture<'static, Answer>,
+>;
+
+impl<S, B> Service<Request> for Kept<S>
+where
+    S: Service<Request, Response = http::Response<B>, Error = Infallible>,
+    S::Future: Send + 'static,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = KeptAnswer<S::Future, B>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request) -> Self::Future {
+        let Some(kind) = keepable(&request) else {
+            let passed: fn(http::Response<B>) -> Response = plain;
+            return Either::Left(Either::Right(self.inner.call(request).map_ok(passed)));
+        };
+        let encoding = preferred(request.headers());
+        let address = request.uri().path_and_query().map_or_else(
+            || request.uri().path().to_owned(),
+            |p| p.as_str().to_owned(),
+        );
+        if let Some(kept) = self.keeping.state.pages.get(&address) {
+            let mut response = answer(&self.keeping, &kept, encoding);
+            let age = HeaderValue::from(kept.at.elapsed().as_secs());
+            response.headers_mut().insert(AGE, age);
+            return Either::Left(Either::Left(ready(Ok(response))));
+        }
+        // Made in its plain form: it is kept so, and compressed here for each encoding asked.
+        request.headers_mut().remove(ACCEPT_ENCODING);
+        let making = Making {
+            keeping: self.keeping.clone(),
+            kind,
+            encoding,
+            address,
+            began: Instant::now(),
+        };
+        let made = self.inner.call(request);
+        Either::Right(Box::pin(async move {
+            let Ok(response) = made.await;
+            Ok(making.keep(plain(response)).await)
+        }))
+    }
+}
+
+/// Any answer, with the shop's body type.
+fn plain<B>(response: http::Response<B>) -> Response
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    response.map(Body::new)
+}
+
+/// A page being made to be kept: where it is kept, and how the request that asked for it takes
+/// it.
+struct Making {
+    keeping: Keeping,
+    kind: Keepable,
+    encoding: Encoding,
+    address: String,
+    /// When it began to be made.
+    began: Instant,
+}
+
+impl Making {
+    /// Keeps the page made, when it is a plain `200` that sets no cookie, complete and small
+    /// enough, and answers with it as a kept page is answered.
+    async fn keep(self, response: Response) -> Response {
+        if response.status() != StatusCode::OK || response.headers().contains_key(SET_COOKIE) {
+            return response;
+        }
+        // Made in full and sized (`whole_bodies`): a streamed or large answer goes as it is.
+        let size = response.body().size_hint().exact();
+        if size.is_none_or(|size| size > MAX_PAGE_BYTES as u64) {
+            return response;
+        }
+        let (parts, body) = response.into_parts();
+        let body = match axum::body::to_bytes(body, MAX_PAGE_BYTES).await {
+            Ok(body) => body,
+            Err(error) => {
+                tracing::error!(%error, "a page or search answer could not be read");
+                return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+            }
+        };
+        let Some(headers) = kept_headers(parts.headers.clone(), &body) else {
+            return Response::from_parts(parts, Body::from(body));
+        };
+        let page = KeptPage {
+            kind: self.kind,
+            at: Instant::now(),
+            bodies: bodies(&self.keeping, &headers, body),
+            headers,
+        };
+        let response = answer(&self.keeping, &page, self.encoding);
+        self.keeping.state.pages.put(self.address, self.began, page);
+        response
+    }
 }
 
 #[cfg(test)]

@@ -2,12 +2,16 @@
 //! refused, on top of the `SameSite` cookies. Clients that are not browsers (the REST API with a
 //! bearer token) send neither header and pass.
 
+use std::convert::Infallible;
+use std::task::{Context, Poll};
+
 use app::error::AppError;
 use axum::extract::Request;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use futures_util::future::{Either, Ready, ready};
 use http::Method;
 use http::header::{HOST, ORIGIN};
+use tower::{Layer, Service};
 
 /// Whether a browser says the request comes from a page of another origin.
 fn is_cross_site(request: &Request) -> bool {
@@ -27,16 +31,46 @@ fn is_cross_site(request: &Request) -> bool {
 }
 
 /// Refuses cross-site requests that could change something.
-pub async fn same_origin_only(request: Request, next: Next) -> Response {
-    let safe = matches!(
-        *request.method(),
-        Method::GET | Method::HEAD | Method::OPTIONS
-    );
-    if !safe && is_cross_site(&request) {
-        return AppError::Forbidden {
-            message: "a request from another site may not change anything here".into(),
-        }
-        .into_response();
+#[derive(Clone, Copy)]
+pub struct SameOriginLayer;
+
+impl<S> Layer<S> for SameOriginLayer {
+    type Service = SameOrigin<S>;
+
+    fn layer(&self, inner: S) -> SameOrigin<S> {
+        SameOrigin { inner }
     }
-    next.run(request).await
+}
+
+/// The service behind [`SameOriginLayer`].
+#[derive(Clone)]
+pub struct SameOrigin<S> {
+    inner: S,
+}
+
+impl<S> Service<Request> for SameOrigin<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Either<Ready<Result<Response, Infallible>>, S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let safe = matches!(
+            *request.method(),
+            Method::GET | Method::HEAD | Method::OPTIONS
+        );
+        if !safe && is_cross_site(&request) {
+            let refused = AppError::Forbidden {
+                message: "a request from another site may not change anything here".into(),
+            };
+            return Either::Left(ready(Ok(refused.into_response())));
+        }
+        Either::Right(self.inner.call(request))
+    }
 }

@@ -8,8 +8,6 @@
 //! was taken goes first and the rest streams on as before.
 
 use axum::body::{Body, Bytes};
-use axum::extract::Request;
-use axum::middleware::Next;
 use axum::response::Response;
 use futures_util::FutureExt;
 use futures_util::stream::{self, StreamExt};
@@ -19,9 +17,8 @@ use http_body_util::{BodyExt, BodyStream, StreamBody};
 /// The most a body is gathered to: a larger one streams on as it came.
 const MAX_GATHERED: usize = 1 << 20;
 
-/// Gives a body that is complete at once a known length.
-pub async fn sized_when_complete(request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
+/// Gives a body that is complete at once a known length (a `tower::util::MapResponseLayer`).
+pub fn sized_when_complete(response: Response) -> Response {
     if response.body().size_hint().exact().is_some() {
         return response;
     }
@@ -64,8 +61,10 @@ mod tests {
     use std::time::Duration;
 
     use axum::Router;
+    use axum::extract::Request;
     use axum::routing::get;
     use tower::ServiceExt;
+    use tower::util::MapResponseLayer;
 
     use super::*;
 
@@ -89,7 +88,7 @@ mod tests {
                     Body::from_stream(first.chain(later))
                 }),
             )
-            .layer(axum::middleware::from_fn(sized_when_complete))
+            .layer(MapResponseLayer::new(sized_when_complete))
     }
 
     async fn get_path(path: &str) -> (Option<u64>, String) {
