@@ -109,7 +109,8 @@ pub struct Braked<S> {
     inner: S,
 }
 
-/// A request let in: its answer, and its turn, given back with it.
+/// The answer to a request: let in at once, holding its turn until the answer is ready, or
+/// waiting for a turn (and turned away with a `503` when none frees up in time).
 pub type LetIn<F> = Either<Turn<F>, BoxFuture<'static, Result<Response, Infallible>>>;
 
 impl<S> Service<Request> for Braked<S>
