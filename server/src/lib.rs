@@ -10,6 +10,7 @@ pub mod bench;
 pub mod config;
 pub mod http;
 pub mod jobs;
+pub mod open_files;
 pub mod payments;
 pub mod psp_sandbox;
 pub mod seed;

@@ -10,7 +10,7 @@ use server::startup::{Application, shutdown_signal};
 use server::telemetry;
 
 /// mimalloc instead of glibc's malloc: under the Black Friday load, glibc's allocator (arena
-/// locks, `malloc_consolidate`) took about a quarter of the process's CPU (README, Performance).
+/// locks, `malloc_consolidate`) took about a quarter of the process's CPU (`bench/README.md`).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -195,6 +195,10 @@ fn main() -> ExitCode {
         }
     };
     telemetry::init(&settings.log);
+    match server::open_files::raise() {
+        Ok(limit) => tracing::debug!(limit, "open files limit"),
+        Err(error) => tracing::warn!(%error, "open files limit not raised"),
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -309,6 +313,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 first > 0.0 && increment > 0.0 && last >= first && last <= 20.0,
                 "the ramp needs 0 < --first <= --last <= 20 and --increment > 0"
             );
+            ensure_room_for_connections(connections, shop_in_process)?;
             let options = server::bench::black_friday::RampOptions {
                 step: std::time::Duration::from_secs(step_s.clamp(1, 600)),
                 first,
@@ -341,6 +346,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 multiplier > 0.0 && multiplier <= 20.0,
                 "--multiplier must be more than 0 and at most 20"
             );
+            ensure_room_for_connections(connections, shop_in_process)?;
             let options = server::bench::black_friday::BlackFridayOptions {
                 duration: std::time::Duration::from_secs(duration_s.clamp(1, 3600)),
                 multiplier,
@@ -364,6 +370,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 },
             shop_in_process,
         } => {
+            ensure_room_for_connections(connections, shop_in_process)?;
             let options = server::bench::flash_sale::FlashSaleOptions {
                 buyers: buyers.max(1),
                 stock: stock.max(1),
@@ -388,6 +395,19 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Fails at once when this process may not open enough files for a load scenario's
+/// `connections` (both their ends when the shop runs here too).
+fn ensure_room_for_connections(connections: usize, shop_in_process: bool) -> anyhow::Result<()> {
+    if shop_in_process {
+        server::open_files::ensure_room_for(
+            connections.saturating_mul(2),
+            &format!("--connections {connections} with --shop-in-process"),
+        )
+    } else {
+        server::open_files::ensure_room_for(connections, &format!("--connections {connections}"))
+    }
 }
 
 /// Where a load scenario's shop runs: a `serve` process of this binary, unless asked otherwise.

@@ -152,3 +152,39 @@ async fn a_steady_ramp_climbs_step_by_step_and_stops_past_its_bound() {
     assert_eq!(multipliers, [2.0, 4.0, 6.0], "{steps:?}");
     assert!(clean);
 }
+
+/// Started with the usual low soft limit of open files, `surge` raises its own (to 65,536, or the
+/// hard limit when that is lower), and a load scenario asking for more connections than even
+/// that allows is refused at once, naming the option, before it touches any database.
+#[tokio::test]
+async fn surge_raises_its_open_files_limit_and_refuses_connections_beyond_it() {
+    use nix::sys::resource::{Resource, getrlimit};
+
+    let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).expect("the limit is readable");
+    let low = hard.min(256);
+    let output = tokio::process::Command::new("sh")
+        .args([
+            "-c",
+            &format!("ulimit -Sn {low} && exec \"$0\" \"$@\""),
+            env!("CARGO_BIN_EXE_surge"),
+            "load",
+            "black-friday",
+            "--connections",
+            "1000000000",
+        ])
+        .env_remove("SURGE_CONFIG")
+        .env("RUST_LOG", "warn")
+        .output()
+        .await
+        .expect("surge runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    let raised = hard.min(server::open_files::WANTED);
+    assert!(
+        stderr.contains(&format!(
+            "--connections 1000000000 needs about 1000001024 open files, and this process may \
+             open only {raised}:"
+        )),
+        "{stderr}"
+    );
+}
