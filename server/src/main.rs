@@ -400,14 +400,15 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
 /// Fails at once when this process may not open enough files for a load scenario's
 /// `connections` (both their ends when the shop runs here too).
 fn ensure_room_for_connections(connections: usize, shop_in_process: bool) -> anyhow::Result<()> {
-    if shop_in_process {
-        server::open_files::ensure_room_for(
+    let (sockets, asked) = if shop_in_process {
+        (
             connections.saturating_mul(2),
-            &format!("--connections {connections} with --shop-in-process"),
+            format!("--connections {connections} with --shop-in-process"),
         )
     } else {
-        server::open_files::ensure_room_for(connections, &format!("--connections {connections}"))
-    }
+        (connections, format!("--connections {connections}"))
+    };
+    server::open_files::ensure_room_for(sockets, &asked)
 }
 
 /// Where a load scenario's shop runs: a `serve` process of this binary, unless asked otherwise.
